@@ -1,0 +1,1 @@
+"""Storage layer: SQLModel tables, engines and sessions, migrations, demo data."""
