@@ -1,0 +1,82 @@
+"""The population registry below the grid: building (楼栋), household (户), resident (人).
+
+Each row carries the ``area_code`` of its grid, copied on write, so that every scope
+filter is the same one-column prefix range and no query needs to join up the tree.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from db.base import AreaCode, Stamped
+
+
+class HouseholdKind(str, enum.Enum):
+    OWNER = "owner"  # 自住
+    TENANT = "tenant"  # 租住
+    COLLECTIVE = "collective"  # 集体户 (dormitories, institutions)
+
+
+class PopulationKind(str, enum.Enum):
+    REGISTERED = "registered"  # 户籍人口
+    FLOATING = "floating"  # 流动人口
+
+
+class ResidentStatus(str, enum.Enum):
+    ACTIVE = "active"
+    MOVED_AWAY = "moved_away"
+    DECEASED = "deceased"
+
+
+class Gender(str, enum.Enum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class Building(Stamped, table=True):
+    __tablename__ = "building"
+    __table_args__ = (sa.Index("ix_building_area_id", "area_code", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_code: str = Field(sa_type=AreaCode(), foreign_key="area.code", nullable=False)
+    name: str = Field(sa_type=sa.String(100), nullable=False)
+    address: str | None = Field(default=None, sa_type=sa.String(200))
+    units: int = Field(default=1, nullable=False)
+    floors: int | None = Field(default=None)
+
+
+class Household(Stamped, table=True):
+    __tablename__ = "household"
+    __table_args__ = (sa.Index("ix_household_area_id", "area_code", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_code: str = Field(sa_type=AreaCode(), foreign_key="area.code", nullable=False)
+    building_id: int | None = Field(default=None, foreign_key="building.id", index=True)
+    unit: str | None = Field(default=None, sa_type=sa.String(20))
+    room: str | None = Field(default=None, sa_type=sa.String(20))
+    address: str = Field(sa_type=sa.String(200), nullable=False)
+    kind: str = Field(default=HouseholdKind.OWNER.value, sa_type=sa.String(12), nullable=False)
+
+
+class Resident(Stamped, table=True):
+    __tablename__ = "resident"
+    __table_args__ = (sa.Index("ix_resident_area_id", "area_code", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_code: str = Field(sa_type=AreaCode(), foreign_key="area.code", nullable=False)
+    household_id: int = Field(foreign_key="household.id", nullable=False, index=True)
+    name: str = Field(sa_type=sa.String(50), nullable=False)
+    gender: str = Field(sa_type=sa.String(8), nullable=False)
+    id_number: str = Field(sa_type=sa.String(18), nullable=False, unique=True)
+    birth_date: date = Field(nullable=False)
+    phone: str | None = Field(default=None, sa_type=sa.String(20), index=True)
+    relation_to_head: str = Field(default="head", sa_type=sa.String(20), nullable=False)
+    population_kind: str = Field(default=PopulationKind.REGISTERED.value, sa_type=sa.String(12), nullable=False)
+    moved_in_on: date | None = Field(default=None)
+    status: str = Field(default=ResidentStatus.ACTIVE.value, sa_type=sa.String(12), nullable=False)
+    removed_reason: str | None = Field(default=None, sa_type=sa.String(200))
+    removed_on: date | None = Field(default=None)
