@@ -1,0 +1,165 @@
+"""The demo data set: a small, deterministic slice of Heilongjiang (黑龙江省).
+
+Two cities from the source reports, each with two districts, two streets per district,
+two communities per street and three grids per community: 96 grids, ~20 households and
+~50 residents each. People are generated (valid ID numbers, plausible names), never real.
+Running it twice changes nothing: the tree is the key, and a seeded database is left alone.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy.orm import Session
+
+from db.area import Area
+from db.area_tree import add_area
+from db.demo_people import make_person
+from db.registry import Building, Household, HouseholdKind, PopulationKind, Resident
+from db.stats import GridStats
+
+SEED = 20200125  # the day Heilongjiang started level-1 response; any fixed number would do
+
+TREE = {
+    ("23", "黑龙江省"): {
+        ("2301", "哈尔滨市"): {
+            ("230102", "道里区"): {
+                ("230102001", "新华街道"): ["乡政社区", "通江社区"],
+                ("230102002", "抚顺街道"): ["安升社区", "兆麟社区"],
+            },
+            ("230103", "南岗区"): {
+                ("230103001", "花园街道"): ["花园社区", "联发社区"],
+                ("230103002", "大成街道"): ["大成社区", "文化社区"],
+            },
+        },
+        ("2304", "鹤岗市"): {
+            ("230402", "向阳区"): {
+                ("230402001", "光明街道"): ["光明社区", "胜利社区"],
+                ("230402002", "北山街道"): ["北山社区", "红旗社区"],
+            },
+            ("230403", "工农区"): {
+                ("230403001", "红军街道"): ["红军社区", "团结社区"],
+                ("230403002", "育才街道"): ["育才社区", "新建社区"],
+            },
+        },
+    }
+}
+
+GRID_NAMES = ["第一网格", "第二网格", "第三网格"]
+RELATIONS = ["spouse", "child", "child", "parent", "other"]
+
+
+@dataclass
+class SeedReport:
+    areas: int = 0
+    by_level: dict[str, int] = field(default_factory=dict)
+    buildings: int = 0
+    households: int = 0
+    residents: int = 0
+    skipped: bool = False
+    users: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        if self.skipped:
+            return ["demo data already present: nothing changed"]
+        return [
+            f"areas: {self.areas} (" + ", ".join(f"{n} {lvl}" for lvl, n in self.by_level.items()) + ")",
+            f"buildings: {self.buildings}",
+            f"households: {self.households}",
+            f"residents: {self.residents}",
+        ]
+
+
+def _count(report: SeedReport, level: str) -> None:
+    report.areas += 1
+    report.by_level[level] = report.by_level.get(level, 0) + 1
+
+
+def seed_demo(session: Session, *, households_per_grid: int = 20, today: date = date(2026, 1, 1)) -> SeedReport:
+    """Load the demo tree and registry into an empty database; idempotent."""
+    report = SeedReport()
+    if session.get(Area, "23") is not None:
+        report.skipped = True
+        return report
+    rng = random.Random(SEED)
+    used_ids: set[str] = set()
+    for (pcode, pname), cities in TREE.items():
+        add_area(session, code=pcode, level="province", name=pname, parent_code=None)
+        _count(report, "province")
+        for (ccode, cname), districts in cities.items():
+            add_area(session, code=ccode, level="city", name=cname, parent_code=pcode)
+            _count(report, "city")
+            for (dcode, dname), streets in districts.items():
+                add_area(session, code=dcode, level="district", name=dname, parent_code=ccode)
+                _count(report, "district")
+                for (scode, sname), communities in streets.items():
+                    add_area(session, code=scode, level="street", name=sname, parent_code=dcode)
+                    _count(report, "street")
+                    for i, comm_name in enumerate(communities, start=1):
+                        comm_code = f"{scode}{i:03d}"
+                        add_area(session, code=comm_code, level="community", name=comm_name, parent_code=scode)
+                        _count(report, "community")
+                        for g, gname in enumerate(GRID_NAMES, start=1):
+                            worker = make_person(rng, dcode, min_age=25, max_age=55, today=today)
+                            grid = add_area(
+                                session,
+                                code=f"{comm_code}{g:03d}",
+                                level="grid",
+                                name=f"{comm_name}{gname}",
+                                parent_code=comm_code,
+                                grid_worker_name=worker.name,
+                                grid_worker_phone=worker.phone,
+                            )
+                            _count(report, "grid")
+                            _seed_grid(session, rng, grid, dcode, households_per_grid, today, report, used_ids)
+    session.flush()
+    return report
+
+
+def _seed_grid(session: Session, rng: random.Random, grid: Area, region: str, n_households: int,
+               today: date, report: SeedReport, used_ids: set[str]) -> None:
+    street = grid.name[:-4]
+    stats = GridStats(area_code=grid.code)
+    buildings = []
+    for b in range(1, 4):
+        building = Building(area_code=grid.code, name=f"{b}号楼", address=f"{street}{b}号楼", units=rng.randint(2, 4),
+                            floors=rng.choice([6, 7, 11, 18]))
+        session.add(building)
+        buildings.append(building)
+    session.flush()
+    stats.buildings = len(buildings)
+    for h in range(n_households):
+        building = buildings[h % len(buildings)]
+        unit = f"{rng.randint(1, building.units)}单元"
+        room = f"{rng.randint(1, building.floors or 6)}0{rng.randint(1, 4)}"
+        kind = rng.choices([HouseholdKind.OWNER, HouseholdKind.TENANT, HouseholdKind.COLLECTIVE], [70, 27, 3])[0]
+        household = Household(area_code=grid.code, building_id=building.id, unit=unit, room=room,
+                              address=f"{building.address}{unit}{room}室", kind=kind.value)
+        session.add(household)
+        session.flush()
+        stats.households += 1
+        size = rng.choices([1, 2, 3, 4, 5], [20, 30, 30, 15, 5])[0]
+        floating = kind is HouseholdKind.TENANT
+        for m in range(size):
+            person = make_person(rng, region if not floating else rng.choice(["420102", "230103", "370102"]),
+                                 min_age=18 if m == 0 else 0, today=today)
+            while person.id_number in used_ids:  # one resident per ID number
+                person = make_person(rng, region, min_age=18 if m == 0 else 0, today=today)
+            used_ids.add(person.id_number)
+            resident = Resident(
+                area_code=grid.code, household_id=household.id, name=person.name, gender=person.gender,
+                id_number=person.id_number, birth_date=person.birth_date,
+                phone=person.phone if person.birth_date < today - timedelta(days=16 * 365) else None,
+                relation_to_head="head" if m == 0 else rng.choice(RELATIONS),
+                population_kind=(PopulationKind.FLOATING if floating else PopulationKind.REGISTERED).value,
+                moved_in_on=today - timedelta(days=rng.randint(30, 3000)),
+            )
+            session.add(resident)
+            stats.residents += 1
+            stats.floating_residents += int(floating)
+    session.add(stats)
+    report.buildings += stats.buildings
+    report.households += stats.households
+    report.residents += stats.residents

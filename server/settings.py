@@ -1,0 +1,55 @@
+"""Settings read once at start-up from arguments and the environment.
+
+Production mode (``WANGGE_ENV=production``) turns the safety catches on: no start without
+a real ``WANGGE_SECRET``, no demo passwords, internal errors never shown to clients.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from db.engine import database_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _policies_path() -> Path:
+    explicit = os.environ.get("WANGGE_POLICIES")
+    if explicit:
+        return Path(explicit)
+    for candidate in (REPO_ROOT / "policies.csv", Path.cwd() / "policies.csv"):
+        if candidate.exists():
+            return candidate
+    return REPO_ROOT / "policies.csv"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    production: bool = False
+    secret: str = ""
+    policies_path: Path = field(default_factory=_policies_path)
+    redis_url: str | None = None
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_query_depth: int = 15
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    lockout_threshold: int = 5
+    lockout_minutes: int = 15
+
+    @classmethod
+    def from_env(cls, database_url_arg: str | None = None, **overrides) -> "Settings":
+        from authz.tokens import load_secret
+
+        production = os.environ.get("WANGGE_ENV", "development").lower() == "production"
+        values = dict(
+            database_url=database_url(database_url_arg),
+            production=production,
+            secret=load_secret(production),
+            redis_url=os.environ.get("WANGGE_REDIS_URL") or None,
+        )
+        values.update(overrides)
+        return cls(**values)
