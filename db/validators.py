@@ -141,7 +141,7 @@ def validate_phone(value: str, field: str = "phone") -> str:
         if not compact.startswith("+86"):
             raise InvalidField(field, "only mainland China (+86) numbers are accepted")
         national = compact[3:]
-    elif compact.startswith("0086"):
+    elif compact.startswith("00861"):
         national = compact[4:]
     elif compact.startswith("86") and len(compact) == 13:
         national = compact[2:]
@@ -171,7 +171,8 @@ def validate_phone(value: str, field: str = "phone") -> str:
                 "e.g. 0451-86612345",
             )
         raise InvalidField(
-            field, "not a mainland mobile number (11 digits from 13-19) or a landline with area code (e.g. 0451-86612345)"
+            field,
+            "not a mainland mobile number (11 digits from 13-19) or a landline with area code (e.g. 0451-86612345)",
         )
     out = f"{m['area']}-{m['local']}"
     if m["ext"]:
