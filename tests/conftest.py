@@ -1,0 +1,157 @@
+"""Database fixtures: every database test runs on SQLite and, where reachable, PostgreSQL.
+
+A migrated and seeded *template* is built once per backend per test session; each test gets
+its own copy (a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), so
+tests that write never see each other's rows and nothing is shared with other users of the
+server. With ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+DEFAULT_PG = "postgresql+psycopg://root@127.0.0.1:5432/test"
+PG_URL = os.environ.get("WANGGE_TEST_POSTGRES_URL", DEFAULT_PG)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+DEMO_PASSWORD = "demo-password"
+
+os.environ.setdefault("WANGGE_SECRET", "test-secret-" + "x" * 40)
+
+
+def _pg_reachable() -> str | None:
+    """None when reachable, else the reason."""
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+_PG_PROBLEM: str | None | bool = False  # False: not probed yet
+
+
+def pg_problem() -> str | None:
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = _pg_reachable()
+    return _PG_PROBLEM  # type: ignore[return-value]
+
+
+def _admin_engine():
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def _pg_db_url(name: str) -> str:
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def build_database(url: str, *, seed: bool = True) -> None:
+    """Migrate to head and load the demo tree, registry and users."""
+    from db.engine import make_sync_engine
+    from db.migrate import upgrade
+    from db.seed_demo import seed_demo
+
+    upgrade(url)
+    if not seed:
+        return
+    engine = make_sync_engine(url)
+    try:
+        with Session(engine) as session:
+            seed_demo(session)
+            try:
+                from db.seed_users import seed_demo_users
+            except ImportError:  # users arrive with the authorisation layer
+                pass
+            else:
+                seed_demo_users(session, DEMO_PASSWORD)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    if request.param == "postgresql":
+        problem = pg_problem()
+        if problem:
+            if IN_CI:
+                pytest.fail(f"PostgreSQL at {PG_URL} unreachable under CI=true: {problem}")
+            pytest.skip(f"PostgreSQL unreachable: {problem}")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def template_url(backend, tmp_path_factory) -> str:
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        url = f"sqlite:///{path}"
+        build_database(url)
+        yield url
+        return
+    name = f"wangge_tpl_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = _pg_db_url(name)
+    build_database(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db_url(backend, template_url, tmp_path) -> str:
+    """A private, migrated, seeded database for one test."""
+    if backend == "sqlite":
+        src = Path(make_url(template_url).database)
+        dst = tmp_path / "wangge.db"
+        shutil.copyfile(src, dst)
+        yield f"sqlite:///{dst}"
+        return
+    name = f"wangge_t_{uuid.uuid4().hex[:12]}"
+    template = make_url(template_url).database
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _pg_db_url(name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def empty_db_url(backend, tmp_path) -> str:
+    """A database with nothing in it (for migration tests)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"wangge_e_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield _pg_db_url(name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sync_session(db_url):
+    from db.engine import make_sync_engine
+
+    engine = make_sync_engine(db_url)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
