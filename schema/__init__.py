@@ -1,0 +1,30 @@
+"""The assembled GraphQL schema (``schema.graphql`` at the repo root is its exported SDL)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from db.errors import DomainError
+from schema.query import Query
+from server.errors import ErrorCodes
+from server.lifecycle import AuditClearReads
+
+MAX_DEPTH = 25
+
+
+class WanggeSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Log bugs, not the user errors every client makes (bad input, no access)."""
+        unexpected = [e for e in errors if e.original_error is not None
+                      and not isinstance(e.original_error, DomainError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = WanggeSchema(
+    query=Query,
+    config=StrawberryConfig(sort_schema=True),
+    extensions=[ErrorCodes, AuditClearReads, lambda: QueryDepthLimiter(max_depth=MAX_DEPTH)],
+)

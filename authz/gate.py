@@ -1,0 +1,133 @@
+"""The single gate every request's database access goes through.
+
+A request's session is a :class:`ScopedSession` carrying the user's :class:`Scope` in
+``session.info``. Two SQLAlchemy hooks enforce it, so no resolver can forget a filter:
+
+- ``do_orm_execute`` adds ``with_loader_criteria`` for every place-bound table to every
+  ORM SELECT, UPDATE and DELETE, nested loads included: rows outside the user's slice do
+  not exist for that request;
+- ``before_flush`` checks every new or changed row: the writer must hold ``create`` (or
+  ``update`` at both the old and the new place) there, so nobody moves a record out of, or
+  into, an area they do not hold.
+
+What the hooks cannot see (Core selects on ``__table__``, ``text()``, raw connections)
+is not used by resolvers; system work (seeding, counters rebuild, audit retention) uses a
+plain ``Session``, which these hooks do not touch. A ScopedSession without a scope fails
+closed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import String, event, false, inspect, literal, or_
+from sqlalchemy.orm import Session, with_loader_criteria
+
+from authz.scope import Scope
+from db.accounts import AreaGrant
+from db.area import Area
+from db.audit import AuditEvent
+from db.codes import ancestor_codes
+from db.registry import Building, Household, Resident
+from db.stats import GridStats
+
+#: Place-bound tables and the policy resource that governs them.
+RESOURCE_OF: dict[type, str] = {
+    Building: "building",
+    Household: "household",
+    Resident: "resident",
+    GridStats: "aggregate",
+    AuditEvent: "audit",
+    AreaGrant: "grant",
+}
+
+#: Rows the API writes on the user's behalf as a consequence of an allowed write; the
+#: write itself was checked, these are bookkeeping (counters, audit trail, grants checked
+#: by the delegation rules).
+BOOKKEEPING = (GridStats, AuditEvent, AreaGrant)
+
+
+class UnscopedSession(RuntimeError):
+    """A request session was used without a scope: a programming error, never data."""
+
+
+class ScopedSession(Session):
+    """The session class of request work; see the module docstring."""
+
+
+def scope_of(session: Session) -> Scope:
+    scope = session.info.get("scope")
+    if scope is None:
+        raise UnscopedSession("request session used without a scope")
+    return scope
+
+
+def area_condition(scope: Scope):
+    """Areas a user may see: those in their ``area/read`` subtrees and the path above them.
+
+    The path matters to a grid worker walking up to "which community, which street am I
+    in", and the names of offices are not personal data.
+    """
+    prefixes = scope.prefixes("area", "read")
+    if not prefixes:
+        return false()
+    ancestors = sorted({a for p in prefixes for a in ancestor_codes(p)})
+    parts = [scope.condition(Area.code, "area", "read")]
+    if ancestors:
+        parts.append(Area.code.in_([literal(a, String, literal_execute=True) for a in ancestors]))
+    return or_(*parts)
+
+
+@event.listens_for(ScopedSession, "do_orm_execute")
+def _restrict_statement(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    scope = scope_of(state.session)
+    action = "read" if state.is_select else ("update" if state.is_update else "delete")
+    options = [
+        with_loader_criteria(model, scope.condition(model.area_code, resource, action), include_aliases=True)
+        for model, resource in RESOURCE_OF.items()
+    ]
+    options.append(with_loader_criteria(Area, area_condition(scope) if action == "read" else false(),
+                                        include_aliases=True))
+    state.statement = state.statement.options(*options)
+
+
+@event.listens_for(ScopedSession, "before_flush")
+def _check_writes(session: Session, _flush_context, _instances) -> None:
+    scope = scope_of(session)
+    for obj in session.new:
+        _check(scope, obj, "create", obj_area(obj))
+    for obj in session.dirty:
+        if not session.is_modified(obj, include_collections=False):
+            continue
+        before = _original_area(obj)
+        _check(scope, obj, "update", before)
+        if obj_area(obj) != before:
+            _check(scope, obj, "update", obj_area(obj))
+    for obj in session.deleted:
+        _check(scope, obj, "delete", _original_area(obj))
+
+
+def obj_area(obj) -> str | None:
+    return getattr(obj, "area_code", None)
+
+
+def _original_area(obj) -> str | None:
+    hist = inspect(obj).attrs.area_code.history if hasattr(obj, "area_code") and not isinstance(obj, Area) else None
+    if hist is not None and hist.deleted:
+        return hist.deleted[0]
+    return obj_area(obj)
+
+
+def _check(scope: Scope, obj, action: str, area_code: str | None) -> None:
+    from db.errors import Forbidden
+
+    if isinstance(obj, BOOKKEEPING):
+        return
+    resource = RESOURCE_OF.get(type(obj)) or ("area" if isinstance(obj, Area) else None)
+    if resource is None:
+        return  # accounts and login sessions: checked by their own resolvers
+    if area_code is None or not scope.allows(area_code, resource, action):
+        raise Forbidden(f"not allowed to {action} {resource} in area {area_code or '(none)'}")
+
+
+__all__ = ["ScopedSession", "RESOURCE_OF", "area_condition", "scope_of", "UnscopedSession"]

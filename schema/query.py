@@ -1,0 +1,34 @@
+"""The root Query: entry points into the tree; everything else is reached by walking it."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+
+from db.codes import validate_code
+from resolvers.loaders import ListKey
+from schema.area import AreaType
+from schema.connection import Connection
+from schema.paging import connection, page_args
+from schema.scalars import AreaLevel
+
+
+@strawberry.type
+class Query:
+    node: relay.Node | None = relay.node(description="Any object by its global ID; null if it does not exist or is outside your area.")
+    nodes: list[relay.Node | None] = relay.node(description="Objects by global IDs; null for each one that does not exist or is outside your area.")
+
+    @strawberry.field(description="One area by its statistical code; null if unknown or outside your view.")
+    async def area(self, info: strawberry.Info, code: str) -> AreaType | None:
+        a = await info.context.loaders.area.load(validate_code(code, "code"))
+        return AreaType.from_row(a) if a else None
+
+    @strawberry.field(description="Areas you may see, filtered by level, parent or name.")
+    async def areas(self, info: strawberry.Info, level: AreaLevel | None = None, parent_code: str | None = None,
+                    search: str | None = None, first: int | None = None, after: str | None = None,
+                    last: int | None = None, before: str | None = None) -> Connection[AreaType]:
+        if parent_code is not None:
+            validate_code(parent_code, "parentCode")
+        search = (search or "").strip() or None
+        key = ListKey("areas", None, (level.value if level else None, parent_code, search))
+        return await connection(info, key, page_args(info, first, after, last, before), AreaType.from_row, "code")

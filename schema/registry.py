@@ -1,0 +1,180 @@
+"""GraphQL types of the population registry: Building (楼栋), Household (户), Resident (人).
+
+Personal fields (names, ID numbers, phones, exact addresses) are resolved through
+``reveal``: in clear only where the viewer holds ``read_pii`` on the record's area, masked
+otherwise, and every clear value shown is noted for the audit trail.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Iterable
+
+import strawberry
+from strawberry import relay
+
+from authz.masking import mask_address, mask_id_number, mask_name, mask_phone
+from db import registry as rows
+from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum, ResidentStatusEnum
+
+if TYPE_CHECKING:
+    from schema.area import AreaType
+
+
+def reveal(info, resource: str, row, value, mask):
+    """The value in clear if the viewer may read personal data there, else masked."""
+    if value is None:
+        return None
+    ctx = info.context
+    if ctx.may(resource, "read_pii", row.area_code):
+        ctx.note_clear_read(resource, row.id, row.area_code)
+        return value
+    return mask(value)
+
+
+async def _load_many(info, loader_name: str, ids: Iterable[int], required: bool):
+    loader = getattr(info.context.loaders, loader_name)
+    return await loader.load_many(list(ids))
+
+
+@strawberry.type(name="Building", description="A building (楼栋) in a grid.")
+class BuildingType(relay.Node):
+    id: relay.NodeID[int]
+    row: strawberry.Private[rows.Building]
+    name: str
+    units: int = strawberry.field(description="Number of units/entrances (单元).")
+    floors: int | None
+    area_code: str = strawberry.field(description="Code of the grid (网格) the building is in.")
+
+    @classmethod
+    def from_row(cls, r: rows.Building) -> "BuildingType":
+        return cls(id=r.id, row=r, name=r.name, units=r.units, floors=r.floors, area_code=r.area_code)
+
+    @strawberry.field(description="Street address of the building.")
+    def address(self, info: strawberry.Info) -> str | None:
+        return self.row.address
+
+    @strawberry.field(description="Version for optimistic locking: send it back when updating.")
+    def version(self) -> int:
+        return self.row.version
+
+    @strawberry.field(description="The grid (网格) the building belongs to.")
+    async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
+        from schema.area import AreaType
+
+        a = await info.context.loaders.area.load(self.area_code)
+        return AreaType.from_row(a) if a else None
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        found = await _load_many(info, "building", (int(i) for i in node_ids), required)
+        return [cls.from_row(r) if r else None for r in found]
+
+
+@strawberry.type(name="Household", description="A household (户): the people living at one address.")
+class HouseholdType(relay.Node):
+    id: relay.NodeID[int]
+    row: strawberry.Private[rows.Household]
+    kind: HouseholdKindEnum
+    area_code: str = strawberry.field(description="Code of the grid (网格) the household is in.")
+    unit: str | None = strawberry.field(description="Unit/entrance (单元).")
+    room: str | None
+
+    @classmethod
+    def from_row(cls, r: rows.Household) -> "HouseholdType":
+        return cls(id=r.id, row=r, kind=rows.HouseholdKind(r.kind), area_code=r.area_code, unit=r.unit, room=r.room)
+
+    @strawberry.field(description="Exact address; masked unless you may read personal data here.")
+    def address(self, info: strawberry.Info) -> str:
+        return reveal(info, "household", self.row, self.row.address, mask_address)
+
+    @strawberry.field(description="Version for optimistic locking: send it back when updating.")
+    def version(self) -> int:
+        return self.row.version
+
+    @strawberry.field(description="The building (楼栋), if the household is in one.")
+    async def building(self, info: strawberry.Info) -> BuildingType | None:
+        if self.row.building_id is None:
+            return None
+        b = await info.context.loaders.building.load(self.row.building_id)
+        return BuildingType.from_row(b) if b else None
+
+    @strawberry.field(description="The people of the household (家庭成员), head first by registration order.")
+    async def members(self, info: strawberry.Info) -> list["ResidentType"]:
+        return [ResidentType.from_row(r) for r in await info.context.loaders.members.load(self.id)]
+
+    @strawberry.field(description="The grid (网格) the household belongs to.")
+    async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
+        from schema.area import AreaType
+
+        a = await info.context.loaders.area.load(self.area_code)
+        return AreaType.from_row(a) if a else None
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        found = await _load_many(info, "household", (int(i) for i in node_ids), required)
+        return [cls.from_row(r) if r else None for r in found]
+
+
+@strawberry.type(name="Resident", description="A person (人) registered in a household.")
+class ResidentType(relay.Node):
+    id: relay.NodeID[int]
+    row: strawberry.Private[rows.Resident]
+    gender: GenderEnum
+    area_code: str = strawberry.field(description="Code of the grid (网格) the person lives in.")
+    relation_to_head: str = strawberry.field(description="Relation to the head of household (与户主关系): head, spouse, child, parent, other.")
+    population_kind: PopulationKindEnum
+    status: ResidentStatusEnum
+    moved_in_on: date | None = strawberry.field(description="Date the person moved in.")
+    removed_reason: str | None
+    removed_on: date | None
+
+    @classmethod
+    def from_row(cls, r: rows.Resident) -> "ResidentType":
+        return cls(
+            id=r.id, row=r, gender=rows.Gender(r.gender), area_code=r.area_code, relation_to_head=r.relation_to_head,
+            population_kind=rows.PopulationKind(r.population_kind), status=rows.ResidentStatus(r.status),
+            moved_in_on=r.moved_in_on, removed_reason=r.removed_reason, removed_on=r.removed_on,
+        )
+
+    @strawberry.field(description="Full name (姓名); masked (张**) unless you may read personal data here.")
+    def name(self, info: strawberry.Info) -> str:
+        return reveal(info, "resident", self.row, self.row.name, mask_name)
+
+    @strawberry.field(description="National ID number (身份证号); masked unless you may read personal data here.")
+    def id_number(self, info: strawberry.Info) -> str:
+        return reveal(info, "resident", self.row, self.row.id_number, mask_id_number)
+
+    @strawberry.field(description="Phone number; masked unless you may read personal data here.")
+    def phone(self, info: strawberry.Info) -> str | None:
+        return reveal(info, "resident", self.row, self.row.phone, mask_phone)
+
+    @strawberry.field(description="Birth date; null unless you may read personal data here.")
+    def birth_date(self, info: strawberry.Info) -> date | None:
+        return reveal(info, "resident", self.row, self.row.birth_date, lambda _v: None)
+
+    @strawberry.field(description="Age in whole years today.")
+    def age(self) -> int:
+        today, b = date.today(), self.row.birth_date
+        return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+
+    @strawberry.field(description="Version for optimistic locking: send it back when updating.")
+    def version(self) -> int:
+        return self.row.version
+
+    @strawberry.field(description="The household (户) the person belongs to.")
+    async def household(self, info: strawberry.Info) -> HouseholdType | None:
+        h = await info.context.loaders.household.load(self.row.household_id)
+        return HouseholdType.from_row(h) if h else None
+
+    @strawberry.field(description="The grid (网格) the person lives in.")
+    async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
+        from schema.area import AreaType
+
+        a = await info.context.loaders.area.load(self.area_code)
+        return AreaType.from_row(a) if a else None
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        found = await _load_many(info, "resident", (int(i) for i in node_ids), required)
+        return [cls.from_row(r) if r else None for r in found]
