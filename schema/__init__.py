@@ -1,10 +1,15 @@
-"""The assembled GraphQL schema (``schema.graphql`` at the repo root is its exported SDL)."""
+"""The assembled GraphQL schema (``schema.graphql`` at the repo root is its exported SDL).
+
+Each domain contributes its own root types; they are merged here, so adding a domain is
+one line in each list.
+"""
 
 from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from db.errors import DomainError
 from schema.query import Query
@@ -12,6 +17,9 @@ from server.errors import ErrorCodes
 from server.lifecycle import AuditClearReads
 
 MAX_DEPTH = 25
+
+QUERY_TYPES: list[type] = [Query]
+MUTATION_TYPES: list[type] = []
 
 
 class WanggeSchema(strawberry.Schema):
@@ -24,7 +32,8 @@ class WanggeSchema(strawberry.Schema):
 
 
 schema = WanggeSchema(
-    query=Query,
+    query=merge_types("Query", tuple(QUERY_TYPES)),
+    mutation=merge_types("Mutation", tuple(MUTATION_TYPES)) if MUTATION_TYPES else None,
     config=StrawberryConfig(sort_schema=True),
     extensions=[ErrorCodes, AuditClearReads, lambda: QueryDepthLimiter(max_depth=MAX_DEPTH)],
 )

@@ -155,3 +155,95 @@ def sync_session(db_url):
     with Session(engine) as session:
         yield session
     engine.dispose()
+
+
+class Api:
+    """A real ASGI client for the app, speaking GraphQL over HTTP as a given demo user."""
+
+    def __init__(self, client, db_url: str, secret: str) -> None:
+        self.client = client
+        self.db_url = db_url
+        self.secret = secret
+        self._tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        """An access token for ``username``, made the way ``login`` makes one (no password round)."""
+        if username not in self._tokens:
+            import datetime as dt
+
+            from sqlalchemy import select
+
+            from authz.tokens import issue_access_token
+            from db.accounts import LoginSession, User
+            from db.engine import make_sync_engine
+
+            engine = make_sync_engine(self.db_url)
+            with Session(engine) as s:
+                user = s.scalars(select(User).where(User.username == username)).one()
+                sid = str(uuid.uuid4())
+                s.add(LoginSession(id=sid, user_id=user.id,
+                                   expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)))
+                s.commit()
+                self._tokens[username] = issue_access_token(user.id, self.secret, session_id=sid)
+            engine.dispose()
+        return self._tokens[username]
+
+    def post(self, query: str, variables: dict | None = None, *, user: str | None = None, token: str | None = None):
+        headers = {}
+        if user or token:
+            headers["Authorization"] = f"Bearer {token or self.token(user)}"
+        return self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    def query(self, query: str, variables: dict | None = None, *, user: str | None = None) -> dict:
+        """The JSON body; fails the test on an HTTP error status."""
+        response = self.post(query, variables, user=user)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def data(self, query: str, variables: dict | None = None, *, user: str | None = None) -> dict:
+        """``data`` of a query that must not produce errors."""
+        body = self.query(query, variables, user=user)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+
+TEST_SECRET = os.environ["WANGGE_SECRET"]
+
+
+@pytest.fixture
+def api(db_url):
+    from starlette.testclient import TestClient
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    app = create_app(Settings(database_url=db_url, secret=TEST_SECRET))
+    with TestClient(app) as client:
+        yield Api(client, db_url, TEST_SECRET)
+
+
+class StatementCounter:
+    """Counts SQL statements sent by an engine (the statement-count tests' instrument)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.count = 0
+        self.statements: list[str] = []
+        self._engine = engine
+        event.listen(engine, "before_cursor_execute", self._on)
+
+    def _on(self, conn, cursor, statement, *args) -> None:
+        self.count += 1
+        self.statements.append(statement)
+
+    def reset(self) -> None:
+        self.count = 0
+        self.statements = []
+
+
+@pytest.fixture
+def statements(api):
+    """Statement counter on the app's engine."""
+    app = api.client.app
+    return StatementCounter(app.state.engine.sync_engine)
