@@ -1,0 +1,26 @@
+"""Typed user errors carried in mutation payloads (``errors: [UserError!]!``).
+
+Expected failures of a mutation (bad input, no right to act there, missing record, stale
+version) are part of its answer, not an exception: a form puts ``message`` next to the
+input named by ``field``, and ``code`` says which kind of failure it was (``BAD_USER_INPUT``,
+``FORBIDDEN``, ``NOT_FOUND``, ``CONFLICT``, ``UNAUTHENTICATED``). Unexpected failures stay in
+the GraphQL ``errors`` list with ``extensions.code`` (see ``server/errors.py``).
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from db.errors import DomainError
+
+
+@strawberry.type(description="An expected failure of a mutation: which input (if any), why, and what kind.")
+class UserError:
+    field: str | None = strawberry.field(description="The input the error is about (camelCase, as in the mutation's arguments), or null when it concerns the whole request.")
+    message: str = strawberry.field(description="Human-readable reason, safe to show to the user.")
+    code: str = strawberry.field(description="BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, CONFLICT or UNAUTHENTICATED.")
+
+
+def user_errors_from(exc: DomainError) -> list[UserError]:
+    """The payload errors for one domain error (a list, so a payload can carry several)."""
+    return [UserError(field=exc.field, message=exc.message, code=exc.code)]
