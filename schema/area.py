@@ -8,6 +8,7 @@ from strawberry import relay
 from authz.masking import mask_name, mask_phone
 from db import area as rows
 from db.codes import Level, ancestor_codes
+from db.registry import PopulationKind, ResidentStatus
 from resolvers.filters import ResidentFilter
 from resolvers.loaders import ListKey
 from schema.connection import Connection
@@ -34,8 +35,8 @@ class ResidentFilterInput:
 
     def to_filter(self) -> ResidentFilter:
         return ResidentFilter(
-            search=self.search, status=self.status.value if self.status else None,
-            population_kind=self.population_kind.value if self.population_kind else None,
+            search=self.search, status=ResidentStatus(self.status).value if self.status else None,
+            population_kind=PopulationKind(self.population_kind).value if self.population_kind else None,
             age_min=self.age_min, age_max=self.age_max,
         ).validated()
 

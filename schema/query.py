@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
-from db.codes import validate_code
+from db.codes import Level, validate_code
 from resolvers.loaders import ListKey
 from schema.area import AreaType
 from schema.connection import Connection
@@ -30,5 +30,5 @@ class Query:
         if parent_code is not None:
             validate_code(parent_code, "parentCode")
         search = (search or "").strip() or None
-        key = ListKey("areas", None, (level.value if level else None, parent_code, search))
+        key = ListKey("areas", None, (Level(level).value if level else None, parent_code, search))
         return await connection(info, key, page_args(info, first, after, last, before), AreaType.from_row, "code")
