@@ -10,7 +10,10 @@ from collections import defaultdict
 
 from strawberry.extensions import SchemaExtension
 
+from sqlalchemy import insert
+
 from db.audit import AuditEvent
+from db.base import utcnow
 
 
 class AuditClearReads(SchemaExtension):
@@ -23,13 +26,14 @@ class AuditClearReads(SchemaExtension):
         for read in ctx.clear_reads.values():
             grouped[(read.resource, read.area_code)].append(read.record_id)
         user = ctx.user
+        rows = [
+            dict(at=utcnow(), actor_id=user.id if user else None, actor_username=user.username if user else None,
+                 action="pii.read", resource=resource, area_code=area_code,
+                 record_ids=",".join(str(i) for i in sorted(ids)),
+                 detail={"operation": self.execution_context.operation_name})
+            for (resource, area_code), ids in sorted(grouped.items())
+        ]
         async with ctx.app_state.system_sessions() as session:
-            for (resource, area_code), ids in grouped.items():
-                session.add(AuditEvent(
-                    actor_id=user.id if user else None, actor_username=user.username if user else None,
-                    action="pii.read", resource=resource, area_code=area_code,
-                    record_ids=",".join(str(i) for i in sorted(ids)),
-                    detail={"operation": self.execution_context.operation_name},
-                ))
+            await session.execute(insert(AuditEvent), rows)  # one executemany, not one per grid
             await session.commit()
         ctx.clear_reads.clear()
