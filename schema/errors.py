@@ -22,5 +22,16 @@ class UserError:
 
 
 def user_errors_from(exc: DomainError) -> list[UserError]:
-    """The payload errors for one domain error (a list, so a payload can carry several)."""
-    return [UserError(field=exc.field, message=exc.message, code=exc.code)]
+    """The payload errors for one domain error (a list, so a payload can carry several).
+
+    Layers below the API sometimes name a field in Python style (``area_code``); the
+    client sees the argument's GraphQL name (``areaCode``).
+    """
+    return [UserError(field=_camel(exc.field), message=exc.message, code=exc.code)]
+
+
+def _camel(name: str | None) -> str | None:
+    if not name or "_" not in name:
+        return name
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
