@@ -13,13 +13,14 @@ from strawberry.tools import merge_types
 
 from db.errors import DomainError
 from schema.query import Query
+from schema.registry_mutations import RegistryMutation
 from server.errors import ErrorCodes
 from server.lifecycle import AuditClearReads
 
 MAX_DEPTH = 25
 
 QUERY_TYPES: list[type] = [Query]
-MUTATION_TYPES: list[type] = []
+MUTATION_TYPES: list[type] = [RegistryMutation]
 
 
 class WanggeSchema(strawberry.Schema):

@@ -1,0 +1,155 @@
+"""Checking what a registry mutation was given, before anything is read or written.
+
+Every check names the input it concerns (camelCase, as the client sent it), and all
+independent problems of one request are reported together (``InputErrors``), so a form
+can mark every wrong box at once instead of one per round trip.
+
+ID number, gender and birth date: the 18-character ID number encodes the birth date
+(digits 7-14) and the gender (parity of digit 17), so the two are *derived* from the ID
+when the client leaves them out, and when given they must agree with it. A disagreement
+is reported on the gender or birth-date field: usually the ID was mistyped, and the
+cross-check is what catches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from strawberry import UNSET, relay
+
+from db.errors import DomainError, InvalidField
+from db.validators import id_birth_date, id_gender, validate_national_id, validate_phone
+
+#: Relation to the head of household (与户主关系), as the registry records it.
+RELATIONS = ("head", "spouse", "child", "parent", "other")
+
+
+class InputErrors(DomainError):
+    """Several invalid inputs of one request; ``errors`` holds one ``InvalidField`` each."""
+
+    def __init__(self, errors: list[InvalidField]) -> None:
+        super().__init__("; ".join(e.message for e in errors), field=errors[0].field)
+        self.errors = errors
+
+
+@dataclass
+class Checker:
+    """Collects field errors; ``done()`` raises them together."""
+
+    today: date = field(default_factory=date.today)
+    errors: list[InvalidField] = field(default_factory=list)
+
+    def fail(self, name: str, reason: str) -> None:
+        self.errors.append(InvalidField(name, reason))
+
+    def done(self) -> None:
+        if self.errors:
+            raise InputErrors(self.errors)
+
+    def ok(self, name: str) -> bool:
+        return not any(e.field == name for e in self.errors)
+
+    def run(self, fn, *args, **kw):
+        """``fn(*args, **kw)``, or None with the error recorded when it raises InvalidField."""
+        try:
+            return fn(*args, **kw)
+        except InvalidField as exc:
+            self.errors.append(exc)
+            return None
+
+    # -- values -------------------------------------------------------------------
+    def text(self, value, name: str, max_len: int, *, required: bool) -> str | None:
+        """Stripped text within ``max_len`` characters; empty counts as absent."""
+        if value is UNSET:
+            return UNSET
+        text = value.strip() if isinstance(value, str) else None
+        if not text:
+            if required:
+                self.fail(name, "must not be empty")
+            return None
+        if len(text) > max_len:
+            self.fail(name, f"at most {max_len} characters, got {len(text)}")
+        return text
+
+    def number(self, value, name: str, low: int, high: int, *, required: bool) -> int | None:
+        if value is UNSET:
+            return UNSET
+        if value is None:
+            if required:
+                self.fail(name, "must not be empty")
+            return None
+        if not low <= value <= high:
+            self.fail(name, f"must be between {low} and {high}, got {value}")
+        return value
+
+    def required(self, value, name: str):
+        """For update inputs: a non-nullable column cannot be cleared with an explicit null."""
+        if value is None:
+            self.fail(name, "cannot be cleared")
+        return value
+
+    def relation(self, value, name: str = "relationToHead") -> str | None:
+        if value is UNSET:
+            return UNSET
+        if value is None:
+            return self.required(value, name)
+        rel = value.strip().lower()
+        if rel not in RELATIONS:
+            self.fail(name, f"must be one of {', '.join(RELATIONS)}")
+        return rel
+
+    def phone(self, value, name: str = "phone") -> str | None:
+        if value is UNSET:
+            return UNSET
+        if value is None or not value.strip():
+            return None  # a phone is optional: empty clears it
+        return self.run(validate_phone, value, name)
+
+    def id_number(self, value, name: str = "idNumber") -> str | None:
+        if value is UNSET:
+            return UNSET
+        if value is None:
+            return self.required(value, name)
+        return self.run(validate_national_id, value, name, today=self.today)
+
+    def not_future(self, value: date | None, name: str) -> None:
+        if value not in (None, UNSET) and value > self.today:
+            self.fail(name, f"{value.isoformat()} is in the future")
+
+    def not_before(self, value: date | None, earliest: date | None, name: str, what: str) -> None:
+        if value not in (None, UNSET) and earliest not in (None, UNSET) and value < earliest:
+            self.fail(name, f"{value.isoformat()} is before the {what} ({earliest.isoformat()})")
+
+    def identity(self, id_number: str | None, gender, birth_date) -> tuple[str | None, date | None]:
+        """Gender and birth date agreeing with ``id_number`` (derived when not given)."""
+        if id_number is None:
+            return None, None
+        want_gender, want_birth = id_gender(id_number), id_birth_date(id_number)
+        if gender not in (UNSET, None) and gender.value != want_gender:
+            self.fail("gender", f"the ID number is that of a {want_gender} person, not {gender.value}")
+        if birth_date not in (UNSET, None) and birth_date != want_birth:
+            self.fail("birthDate", f"the ID number gives {want_birth.isoformat()}, not {birth_date.isoformat()}")
+        return want_gender, want_birth
+
+
+def decode_id(value, type_name: str, name: str, checker: Checker) -> int | None:
+    """The database id inside a Relay global ID of ``type_name``, or None (error recorded)."""
+    if value is UNSET:
+        return UNSET
+    if value is None:
+        checker.fail(name, f"a {type_name} ID is required")
+        return None
+    try:
+        gid = relay.GlobalID.from_id(value)
+        node_id = int(gid.node_id)
+    except Exception:  # noqa: BLE001 - any decoding failure means "not an ID of ours"
+        checker.fail(name, "not a valid ID")
+        return None
+    if gid.type_name != type_name:
+        checker.fail(name, f"expected a {type_name} ID, got a {gid.type_name} ID")
+        return None
+    return node_id
+
+
+__all__ = ["Checker", "InputErrors", "RELATIONS", "decode_id"]

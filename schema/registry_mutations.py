@@ -1,0 +1,222 @@
+"""GraphQL write side of the registry: inputs, payloads and the ``Mutation`` fields.
+
+Every payload carries the object (``null`` on failure) and ``errors: [UserError!]!``
+(empty on success). Expected failures never come back as GraphQL errors: the codes are
+``BAD_USER_INPUT`` (``field`` names the input), ``NOT_FOUND``, ``FORBIDDEN``, ``CONFLICT``
+(stale ``version``: reload and retry) and ``UNAUTHENTICATED``. The object is returned
+through the read types of ``schema.registry``, so the usual masking applies to it.
+
+Update inputs distinguish a field left out (unchanged) from an explicit ``null`` (cleared,
+for the fields that may be empty). What each mutation checks and in which order is
+documented in ``resolvers.registry_mutations``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+
+import strawberry
+from strawberry import UNSET
+
+from db.registry import HouseholdKind, PopulationKind, ResidentStatus
+from resolvers import registry_mutations as ops
+from resolvers.registry_writes import run_mutation
+from schema.errors import UserError
+from schema.registry import BuildingType, HouseholdType, ResidentType
+from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum
+
+VERSION = "The `version` you read; a stale one is refused with CONFLICT."
+
+
+@strawberry.enum(description="How a resident left the registry (removal is soft: the record stays).")
+class RemovalStatus(enum.Enum):
+    MOVED_AWAY = ResidentStatus.MOVED_AWAY.value
+    DECEASED = ResidentStatus.DECEASED.value
+
+
+# -- inputs -------------------------------------------------------------------------
+
+@strawberry.input(description="A new building (楼栋) in a grid.")
+class CreateBuildingInput:
+    area_code: str = strawberry.field(description="Code of the grid (15 digits).")
+    name: str = strawberry.field(description="Up to 100 characters, e.g. 3号楼.")
+    address: str | None = strawberry.field(default=None, description="Up to 200 characters.")
+    units: int = strawberry.field(default=1, description="Units/entrances (单元), 1-99.")
+    floors: int | None = strawberry.field(default=None, description="1-200.")
+
+
+@strawberry.input(description="Changes to a building; fields left out stay as they are.")
+class UpdateBuildingInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description=VERSION)
+    name: str | None = UNSET
+    address: str | None = UNSET
+    units: int | None = UNSET
+    floors: int | None = UNSET
+
+
+@strawberry.input(description="A new household (户). It lies in its building's grid; without a building, give the grid.")
+class CreateHouseholdInput:
+    address: str = strawberry.field(description="Exact address, up to 200 characters.")
+    building_id: strawberry.ID | None = strawberry.field(default=None, description="The Building it is in.")
+    area_code: str | None = strawberry.field(default=None, description="Grid code; required without buildingId, must be the building's grid with it.")
+    unit: str | None = None
+    room: str | None = None
+    kind: HouseholdKindEnum = HouseholdKind.OWNER
+
+
+@strawberry.input(description="Changes to a household; fields left out stay as they are. A household stays in its grid.")
+class UpdateHouseholdInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description=VERSION)
+    building_id: strawberry.ID | None = strawberry.field(default=UNSET, description="Another building of the same grid, or null for none.")
+    unit: str | None = UNSET
+    room: str | None = UNSET
+    address: str | None = UNSET
+    kind: HouseholdKindEnum | None = UNSET
+
+
+@strawberry.input(description="A new resident (人) of a household; the grid is the household's.")
+class CreateResidentInput:
+    household_id: strawberry.ID
+    name: str = strawberry.field(description="Up to 50 characters.")
+    id_number: str = strawberry.field(description="18-character resident ID number (身份证号), last character a digit or uppercase X; unique nationwide.")
+    gender: GenderEnum | None = strawberry.field(default=None, description="Derived from the ID number when left out; must agree with it when given.")
+    birth_date: date | None = strawberry.field(default=None, description="Derived from the ID number when left out; must agree with it when given.")
+    phone: str | None = strawberry.field(default=None, description="Mainland mobile or landline with area code; stored in canonical form.")
+    relation_to_head: str = strawberry.field(default="head", description="head, spouse, child, parent or other.")
+    population_kind: PopulationKindEnum = PopulationKind.REGISTERED
+    moved_in_on: date | None = strawberry.field(default=None, description="Not in the future, not before the birth date.")
+
+
+@strawberry.input(description="Corrections to a resident; fields left out stay as they are. Use moveResident and removeResident to move or remove.")
+class UpdateResidentInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description=VERSION)
+    name: str | None = UNSET
+    id_number: str | None = strawberry.field(default=UNSET, description="A new ID number also re-derives gender and birth date.")
+    gender: GenderEnum | None = strawberry.field(default=UNSET, description="Must agree with the ID number.")
+    birth_date: date | None = strawberry.field(default=UNSET, description="Must agree with the ID number.")
+    phone: str | None = strawberry.field(default=UNSET, description="null or empty clears it.")
+    relation_to_head: str | None = UNSET
+    population_kind: PopulationKindEnum | None = UNSET
+    moved_in_on: date | None = UNSET
+
+
+@strawberry.input(description="Move an active resident to another household, possibly in another grid (both must be yours to edit).")
+class MoveResidentInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description=VERSION)
+    household_id: strawberry.ID = strawberry.field(description="The household the resident moves to.")
+    moved_in_on: date | None = strawberry.field(default=None, description="Defaults to today.")
+    relation_to_head: str | None = strawberry.field(default=UNSET, description="Relation to the new head; unchanged when left out.")
+
+
+@strawberry.input(description="Record that an active resident moved away or died. The record stays, no longer counted.")
+class RemoveResidentInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description=VERSION)
+    status: RemovalStatus
+    reason: str = strawberry.field(description="Up to 200 characters, e.g. where to.")
+    removed_on: date | None = strawberry.field(default=None, description="Defaults to today; not in the future, not before moving in.")
+
+
+# -- payloads -----------------------------------------------------------------------
+
+@strawberry.type
+class CreateBuildingPayload:
+    building: BuildingType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpdateBuildingPayload:
+    building: BuildingType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class CreateHouseholdPayload:
+    household: HouseholdType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpdateHouseholdPayload:
+    household: HouseholdType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class CreateResidentPayload:
+    resident: ResidentType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpdateResidentPayload:
+    resident: ResidentType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class MoveResidentPayload:
+    resident: ResidentType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RemoveResidentPayload:
+    resident: ResidentType | None
+    errors: list[UserError]
+
+
+async def _building(info, op, input, payload):
+    out = await run_mutation(info.context, op, input)
+    return payload(building=BuildingType.from_row(out.row) if out.row else None, errors=out.errors)
+
+
+async def _household(info, op, input, payload):
+    out = await run_mutation(info.context, op, input)
+    return payload(household=HouseholdType.from_row(out.row) if out.row else None, errors=out.errors)
+
+
+async def _resident(info, op, input, payload):
+    out = await run_mutation(info.context, op, input)
+    return payload(resident=ResidentType.from_row(out.row) if out.row else None, errors=out.errors)
+
+
+@strawberry.type
+class RegistryMutation:
+    @strawberry.mutation(description="Register a building in a grid.")
+    async def create_building(self, info: strawberry.Info, input: CreateBuildingInput) -> CreateBuildingPayload:
+        return await _building(info, ops.create_building, input, CreateBuildingPayload)
+
+    @strawberry.mutation(description="Correct a building.")
+    async def update_building(self, info: strawberry.Info, input: UpdateBuildingInput) -> UpdateBuildingPayload:
+        return await _building(info, ops.update_building, input, UpdateBuildingPayload)
+
+    @strawberry.mutation(description="Register a household.")
+    async def create_household(self, info: strawberry.Info, input: CreateHouseholdInput) -> CreateHouseholdPayload:
+        return await _household(info, ops.create_household, input, CreateHouseholdPayload)
+
+    @strawberry.mutation(description="Correct a household.")
+    async def update_household(self, info: strawberry.Info, input: UpdateHouseholdInput) -> UpdateHouseholdPayload:
+        return await _household(info, ops.update_household, input, UpdateHouseholdPayload)
+
+    @strawberry.mutation(description="Register a resident in a household.")
+    async def create_resident(self, info: strawberry.Info, input: CreateResidentInput) -> CreateResidentPayload:
+        return await _resident(info, ops.create_resident, input, CreateResidentPayload)
+
+    @strawberry.mutation(description="Correct a resident's details.")
+    async def update_resident(self, info: strawberry.Info, input: UpdateResidentInput) -> UpdateResidentPayload:
+        return await _resident(info, ops.update_resident, input, UpdateResidentPayload)
+
+    @strawberry.mutation(description="Move a resident to another household, possibly in another grid.")
+    async def move_resident(self, info: strawberry.Info, input: MoveResidentInput) -> MoveResidentPayload:
+        return await _resident(info, ops.move_resident, input, MoveResidentPayload)
+
+    @strawberry.mutation(description="Record that a resident moved away or died (soft removal).")
+    async def remove_resident(self, info: strawberry.Info, input: RemoveResidentInput) -> RemoveResidentPayload:
+        return await _resident(info, ops.remove_resident, input, RemoveResidentPayload)
