@@ -87,11 +87,14 @@ def create_user(
     policies_path: Path | str | None = None,
     granted_by: int | None = None,
     now: datetime | None = None,
+    password_hash: str | None = None,
 ) -> User:
     """Add a user (and, with ``role`` and ``area_code``, their grant); flushes, never commits.
 
     Raises ``InvalidField`` naming ``username``, ``displayName``, ``password``, ``role``,
-    ``areaCode`` or ``validUntil`` when that input is unacceptable.
+    ``areaCode`` or ``validUntil`` when that input is unacceptable. ``password_hash``, when
+    given, is the hash of ``password`` made beforehand (the API hashes off the event loop);
+    ``password`` is still checked.
     """
     from authz.passwords import hash_password
 
@@ -127,8 +130,8 @@ def create_user(
         if valid_until <= now:
             raise InvalidField("validUntil", "must be in the future")
 
-    user = User(username=username, display_name=display_name.strip(), password_hash=hash_password(password),
-                created_at=now)
+    user = User(username=username, display_name=display_name.strip(),
+                password_hash=password_hash or hash_password(password), created_at=now)
     session.add(user)
     session.flush()
     if role is not None:

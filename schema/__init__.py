@@ -13,6 +13,9 @@ from strawberry.tools import merge_types
 
 from db.errors import DomainError
 from schema.query import Query
+from schema.account import AccountMutation, AccountQuery
+from schema.audit import AuditQuery, PolicyMutation
+from schema.auth import AuthMutation
 from schema.registry_mutations import RegistryMutation
 from server.errors import ErrorCodes
 from server.lifecycle import AuditClearReads
@@ -20,7 +23,9 @@ from server.lifecycle import AuditClearReads
 MAX_DEPTH = 25
 
 QUERY_TYPES: list[type] = [Query]
+QUERY_TYPES += [AccountQuery, AuditQuery]
 MUTATION_TYPES: list[type] = [RegistryMutation]
+MUTATION_TYPES += [AuthMutation, AccountMutation, PolicyMutation]
 
 
 class WanggeSchema(strawberry.Schema):

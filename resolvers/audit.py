@@ -1,0 +1,159 @@
+"""Writing and reading the audit trail (``audit_event``, append-only).
+
+Writes: every account, grant and policy change adds its row in the same transaction as
+the change (``event``), so a change and its record commit or fail together; logins are
+recorded on the system session because there is no request scope yet.
+
+Reads: ``auditEvents`` is scoped like every listing. A row belongs to the area in its
+``area_code`` and is visible to whoever holds ``audit read`` there. Some events belong to
+no area: failed logins under unknown names, logins of users without grants (or with grants
+in several provinces), policy reloads (which affect the whole deployment). Those are
+visible only to readers whose ``audit read`` covers a whole province. The request's gate
+filters ``audit_event`` by ``area_code`` and so can never return a NULL-area row; for
+province-level readers the listing therefore runs on the system session with the same
+scope condition written out explicitly, plus ``area_code IS NULL``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import and_, func, or_, select
+
+from authz.role_manager import is_area_code
+from db.audit import AuditEvent
+from db.codes import LEVEL_CODE_LENGTH, Level
+from db.errors import Forbidden, InvalidField, Unauthenticated
+from resolvers.pagination import decode_cursor, encode_cursor
+
+PROVINCE_DIGITS = LEVEL_CODE_LENGTH[Level.PROVINCE]
+#: Longest action name a filter may ask for (the column is 40 characters).
+MAX_ACTION = 40
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes for ``timestamptz`` columns; they are UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
+def jsonable(value: Any) -> Any:
+    """Audit ``detail`` is JSON: datetimes as ISO strings, everything else as is."""
+    if isinstance(value, (datetime, date)):
+        return aware(value).isoformat() if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def common_area(codes: Iterable[str]) -> str | None:
+    """The smallest area containing all ``codes`` (None if they span provinces, or none given).
+
+    Used to file an event about a person (a login, a deactivation) under the area whose
+    administrators look after that person.
+    """
+    valid = [c for c in codes if is_area_code(c)]
+    if not valid:
+        return None
+    prefix = os.path.commonprefix(valid)
+    for n in sorted(LEVEL_CODE_LENGTH.values(), reverse=True):
+        if n <= len(prefix):
+            return prefix[:n]
+    return None
+
+
+def event(actor, action: str, *, resource: str | None = None, record_ids: Iterable[int] = (),
+          area_code: str | None = None, detail: dict | None = None, actor_username: str | None = None,
+          at: datetime | None = None) -> AuditEvent:
+    """One audit row; ``actor`` is the acting ``User`` (or None), ``actor_username`` overrides its name."""
+    name = actor_username if actor_username is not None else (actor.username if actor is not None else None)
+    ids = ",".join(str(i) for i in sorted(set(record_ids))) or None
+    row = AuditEvent(actor_id=actor.id if actor is not None else None, actor_username=name[:64] if name else None,
+                     action=action, resource=resource, record_ids=ids, area_code=area_code,
+                     detail=jsonable(detail) if detail is not None else None)
+    if at is not None:
+        row.at = at
+    return row
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def validated(self) -> "AuditFilter":
+        if self.action is not None and not (0 < len(self.action.strip()) <= MAX_ACTION):
+            raise InvalidField("action", f"1 to {MAX_ACTION} characters")
+        since, until = aware(self.since), aware(self.until)
+        if since is not None and until is not None and until <= since:
+            raise InvalidField("until", "must be later than since")
+        return AuditFilter(self.action.strip() if self.action else None, since, until)
+
+    def conditions(self) -> list:
+        conds = []
+        if self.action:
+            conds.append(AuditEvent.action == self.action)
+        if self.since is not None:
+            conds.append(AuditEvent.at >= self.since)
+        if self.until is not None:
+            conds.append(AuditEvent.at < self.until)
+        return conds
+
+
+def sees_unfiled_events(scope) -> bool:
+    """Whether the reader's ``audit read`` covers a whole province (see the module docstring)."""
+    return any(len(p) == PROVINCE_DIGITS for p in scope.prefixes("audit", "read"))
+
+
+@dataclass
+class AuditPage:
+    rows: list[AuditEvent]
+    has_next: bool
+    count: Any  # () -> awaitable int
+
+
+async def audit_page(ctx, flt: AuditFilter, first: int, after: str | None) -> AuditPage:
+    """Newest first, keyset on ``id`` (``after`` is the cursor of the last row seen)."""
+    if ctx.user is None:
+        raise Unauthenticated("log in to read the audit trail")
+    scope = ctx.scope
+    if not scope.prefixes("audit", "read"):
+        raise Forbidden("you may not read the audit trail anywhere")
+    in_scope = scope.condition(AuditEvent.area_code, "audit", "read")
+    unfiled = sees_unfiled_events(scope)
+    visible = or_(in_scope, AuditEvent.area_code.is_(None)) if unfiled else in_scope
+    conds = [visible, *flt.conditions()]
+    page = select(AuditEvent).where(and_(*conds))
+    if after is not None:
+        page = page.where(AuditEvent.id < decode_cursor(after, "after"))
+    page = page.order_by(AuditEvent.id.desc()).limit(first + 1)
+    count_stmt = select(func.count()).select_from(AuditEvent).where(and_(*conds))
+
+    if unfiled:
+        # The gate would drop the NULL-area rows; the condition above is the scope, explicitly.
+        async def run(stmt):
+            async with ctx.app_state.system_sessions() as system:
+                return await system.execute(stmt)
+    else:
+        run = ctx.run
+
+    rows = list((await run(page)).scalars().all()) if first > 0 else []
+
+    async def count() -> int:
+        return int((await run(count_stmt)).scalar_one())
+
+    return AuditPage(rows[:first], len(rows) > first, count)
+
+
+def cursor_of(row: AuditEvent) -> str:
+    return encode_cursor(row.id)

@@ -1,0 +1,226 @@
+"""GraphQL of accounts: the viewer, users and grants, and the admin mutations on them.
+
+The rules (who sees which user, who may grant what) live in ``resolvers/account.py``;
+this module only shapes answers. Mutations answer a payload whose ``errors`` list carries
+expected failures (``BAD_USER_INPUT``, ``FORBIDDEN``, ``NOT_FOUND``, ``CONFLICT``); an
+anonymous caller gets a GraphQL error with ``extensions.code`` ``UNAUTHENTICATED``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+
+from db import accounts as rows
+from db.base import utcnow
+from db.errors import DomainError
+from resolvers import account as accounts
+from resolvers import auth
+from resolvers.audit import aware
+from schema.connection import Connection, Edge, PageInfo
+from schema.errors import UserError, user_errors_from
+from schema.paging import page_args
+from resolvers.pagination import encode_cursor
+
+
+@strawberry.type(description="One thing a role allows in an area and everything below it: `action` on `resource`.")
+class Permission:
+    area_code: str
+    resource: str = strawberry.field(description="Kind of record, as in policies.csv: area, resident, user, grant, audit, ...")
+    action: str = strawberry.field(description="read, read_pii, create, update, delete, approve, export or grant.")
+
+
+@strawberry.type(name="Grant", description="A role held in an area (and everything below it), possibly for a limited time.")
+class GrantType(relay.Node):
+    id: relay.NodeID[int]
+    row: strawberry.Private[rows.AreaGrant]
+    role: str
+    area_code: str
+    area_name: str | None = strawberry.field(description="Name of the area; null if you may not see it.")
+    valid_from: datetime
+    valid_until: datetime | None = strawberry.field(description="End of a temporary grant (包保); null: until revoked.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, g: rows.AreaGrant, area_name: str | None = None) -> "GrantType":
+        return cls(id=g.id, row=g, role=g.role, area_code=g.area_code, area_name=area_name,
+                   valid_from=aware(g.valid_from), valid_until=aware(g.valid_until),
+                   created_at=aware(g.created_at), revoked_at=aware(g.revoked_at))
+
+    @strawberry.field(description="Whether the grant gives its rights right now (started, not ended, not revoked).")
+    def active(self) -> bool:
+        return accounts.is_active(self.row, utcnow())
+
+    @strawberry.field(description="Who holds the grant; null if you may not see that account.")
+    async def user(self, info: strawberry.Info) -> "UserType | None":
+        u = await accounts.loaders(info.context).user.load(self.row.user_id)
+        return UserType.from_row(u) if u else None
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        ctx = info.context
+        if ctx.user is None:
+            return [None for _ in node_ids]
+        from sqlalchemy import select
+
+        from db.area import Area
+
+        ids = [int(i) for i in node_ids]
+        stmt = (select(rows.AreaGrant, Area.name).outerjoin(Area, Area.code == rows.AreaGrant.area_code)
+                .where(rows.AreaGrant.id.in_(ids)))
+        found = {g.id: (g, n) for g, n in (await ctx.run(stmt)).all()}
+        return [cls.from_row(*found[i]) if i in found else None for i in ids]
+
+
+@strawberry.type(name="User", description="A staff account. Visible to admins holding `user read` where the user holds a grant.")
+class UserType(relay.Node):
+    id: relay.NodeID[int]
+    row: strawberry.Private[rows.User]
+    username: str
+    display_name: str
+    is_active: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, u: rows.User) -> "UserType":
+        return cls(id=u.id, row=u, username=u.username, display_name=u.display_name, is_active=u.is_active,
+                   created_at=aware(u.created_at))
+
+    @strawberry.field(description="Locked after repeated wrong passwords, until this time passes.")
+    def locked_until(self) -> datetime | None:
+        until = aware(self.row.locked_until)
+        return until if until is not None and until > utcnow() else None
+
+    @strawberry.field(description="The user's grants that you may see (`grant read`); only active ones unless asked.")
+    async def grants(self, info: strawberry.Info, include_inactive: bool = False) -> list[GrantType]:
+        found = await accounts.loaders(info.context).grants.load((self.id, include_inactive))
+        return [GrantType.from_row(g, n) for g, n in found]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        found = await accounts.loaders(info.context).user.load_many([int(i) for i in node_ids])
+        return [cls.from_row(u) if u else None for u in found]
+
+
+@strawberry.type(description="Who is asking: the logged-in user, the grants valid now and what they allow.")
+class Viewer:
+    id: relay.GlobalID = strawberry.field(description="The global ID of this user's `User` node.")
+    username: str
+    display_name: str
+    grants: list[GrantType] = strawberry.field(description="Grants valid now, by area code.")
+    permissions: list[Permission] = strawberry.field(description="For each grant, what its role allows in its area (and below), per policies.csv.")
+
+    @classmethod
+    def from_data(cls, data: auth.ViewerData) -> "Viewer":
+        u = data.user
+        return cls(id=relay.GlobalID("User", str(u.id)), username=u.username, display_name=u.display_name,
+                   grants=[GrantType.from_row(g, n) for g, n in data.grants],
+                   permissions=[Permission(area_code=a, resource=r, action=act) for a, r, act in data.permissions])
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(description="The logged-in user; null when the request carries no token.")
+    async def viewer(self, info: strawberry.Info) -> Viewer | None:
+        data = await auth.viewer(info.context)
+        return Viewer.from_data(data) if data else None
+
+    @strawberry.field(description="Accounts holding a grant inside the areas where you may read users, by id.")
+    async def users(self, info: strawberry.Info, search: str | None = None, active: bool | None = None,
+                    first: int | None = None, after: str | None = None) -> Connection[UserType]:
+        flt = accounts.UserFilter((search or "").strip() or None, active)
+        page, count = await accounts.users_page(info.context, flt, page_args(info, first, after, None, None))
+        edges = [Edge(cursor=encode_cursor(u.id), node=UserType.from_row(u)) for u in page.rows]
+        return Connection(edges=edges, page_info=PageInfo(
+            has_next_page=page.has_next, has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None),
+            count_thunk=count)
+
+
+# -- mutations ----------------------------------------------------------------------------
+
+
+@strawberry.input(description="A new account and its first grant.")
+class CreateUserInput:
+    username: str = strawberry.field(description="3-64 characters: a-z 0-9 _ . -")
+    display_name: str
+    password: str = strawberry.field(description="At least 8 characters.")
+    role: str
+    area_code: str
+    valid_until: datetime | None = strawberry.field(default=None, description="End of the grant, for temporary teams.")
+
+
+@strawberry.type(description="The account created and its first grant, or why nothing was created.")
+class CreateUserPayload:
+    user: UserType | None = None
+    grant: GrantType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The grant made or revoked, or why nothing changed.")
+class GrantPayload:
+    grant: GrantType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The account changed, or why nothing changed.")
+class UserPayload:
+    user: UserType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation(description="Create an account holding one role in one area (needs `user create` and `grant grant` there; never a role stronger than yours).")
+    async def create_user(self, info: strawberry.Info, input: CreateUserInput) -> CreateUserPayload:
+        ctx = info.context
+        accounts.require_user(ctx)
+        try:
+            user = await accounts.create_user(ctx, accounts.NewUser(
+                input.username, input.display_name, input.password, input.role, input.area_code, input.valid_until))
+        except DomainError as exc:
+            return CreateUserPayload(errors=user_errors_from(exc))
+        grants = await accounts.loaders(ctx).grants.load((user.id, True))
+        return CreateUserPayload(user=UserType.from_row(user),
+                                 grant=GrantType.from_row(*grants[0]) if grants else None)
+
+    @strawberry.mutation(description="Give a user a role in an area, optionally from/until a time (needs `grant grant` there; never a role stronger than yours; not to yourself).")
+    async def grant_role(self, info: strawberry.Info, user_id: strawberry.ID, role: str, area_code: str,
+                         valid_from: datetime | None = None, valid_until: datetime | None = None) -> GrantPayload:
+        ctx = info.context
+        accounts.require_user(ctx)
+        try:
+            uid = accounts.decode_id(user_id, "User", "userId")
+            grant = await accounts.grant_role(ctx, accounts.NewGrant(uid, role, area_code, valid_from, valid_until))
+        except DomainError as exc:
+            return GrantPayload(errors=user_errors_from(exc))
+        return GrantPayload(grant=await _reloaded_grant(info, grant))
+
+    @strawberry.mutation(description="End a grant now (only one you could have made: inside your area, not stronger than your role).")
+    async def revoke_grant(self, info: strawberry.Info, grant_id: strawberry.ID) -> GrantPayload:
+        ctx = info.context
+        accounts.require_user(ctx)
+        try:
+            gid = accounts.decode_id(grant_id, "Grant", "grantId")
+            grant = await accounts.revoke_grant(ctx, gid)
+        except DomainError as exc:
+            return GrantPayload(errors=user_errors_from(exc))
+        return GrantPayload(grant=await _reloaded_grant(info, grant))
+
+    @strawberry.mutation(description="Deactivate an account and end its logins (only if every role it holds is one you could have granted).")
+    async def deactivate_user(self, info: strawberry.Info, user_id: strawberry.ID) -> UserPayload:
+        ctx = info.context
+        accounts.require_user(ctx)
+        try:
+            user = await accounts.deactivate_user(ctx, accounts.decode_id(user_id, "User", "userId"))
+        except DomainError as exc:
+            return UserPayload(errors=user_errors_from(exc))
+        return UserPayload(user=UserType.from_row(user))
+
+
+async def _reloaded_grant(info, grant: rows.AreaGrant) -> GrantType:
+    found = await GrantType.resolve_nodes(info=info, node_ids=[grant.id])
+    return found[0] or GrantType.from_row(grant)

@@ -1,0 +1,79 @@
+"""GraphQL of the audit trail (read only: nothing in the API edits or deletes it) and of
+reloading the policies, the one change to the authorisation rules the API offers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db.audit import AuditEvent
+from db.errors import DomainError
+from resolvers import audit as audit_log
+from resolvers.audit import aware
+from resolvers.policy import reload_policies
+from resolvers.account import require_user
+from schema.connection import Connection, Edge, PageInfo
+from schema.errors import UserError, user_errors_from
+
+
+@strawberry.type(name="AuditEvent", description="Who did or saw what, when, where. Append-only.")
+class AuditEventType:
+    id: int
+    at: datetime
+    actor_id: int | None = strawberry.field(description="Database id of the acting user; null for failed logins.")
+    actor_username: str | None = strawberry.field(description="The acting user, or the name tried in a failed login.")
+    action: str = strawberry.field(description="login, login.failed, logout, user.create, user.deactivate, grant.create, grant.revoke, policy.reload, pii.read, ...")
+    resource: str | None
+    record_ids: list[int] = strawberry.field(description="Database ids of the records concerned.")
+    area_code: str | None = strawberry.field(description="The area the event is filed under; null for deployment-wide events.")
+    detail: JSON | None = strawberry.field(description="Before/after values and other particulars (never a password).")
+
+    @classmethod
+    def from_row(cls, e: AuditEvent) -> "AuditEventType":
+        ids = [int(i) for i in e.record_ids.split(",") if i.strip().isdigit()] if e.record_ids else []
+        return cls(id=e.id, at=aware(e.at), actor_id=e.actor_id, actor_username=e.actor_username, action=e.action,
+                   resource=e.resource, record_ids=ids, area_code=e.area_code, detail=e.detail)
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(description="Audit events of the areas where you may read the audit trail, newest first. Events filed under no area (failed logins of unknown names, policy reloads) only for readers covering a whole province.")
+    async def audit_events(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                           action: str | None = None, since: datetime | None = None,
+                           until: datetime | None = None) -> Connection[AuditEventType]:
+        ctx = info.context
+        s = ctx.settings
+        size = s.default_page_size if first is None else first
+        if not 0 <= size <= s.max_page_size:
+            from db.errors import InvalidField
+
+            raise InvalidField("first", f"between 0 and {s.max_page_size}")
+        flt = audit_log.AuditFilter(action, since, until).validated()
+        page = await audit_log.audit_page(ctx, flt, size, after)
+        edges = [Edge(cursor=audit_log.cursor_of(e), node=AuditEventType.from_row(e)) for e in page.rows]
+        return Connection(edges=edges, page_info=PageInfo(
+            has_next_page=page.has_next, has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None),
+            count_thunk=page.count)
+
+
+@strawberry.type(description="The policy version now in force, or why the running policies were kept.")
+class ReloadPoliciesPayload:
+    version: int | None = strawberry.field(default=None, description="The policy version now in force; other server processes switch on their next request.")
+    fingerprint: str | None = strawberry.field(default=None, description="SHA-256 of the policy file loaded.")
+    rule_count: int | None = strawberry.field(default=None, description="Number of `p` rules loaded.")
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PolicyMutation:
+    @strawberry.mutation(description="Re-read policies.csv (needs `policy update` for a whole province). A file that does not load leaves the running policies in force and is reported (code INVALID_POLICY).")
+    async def reload_policies(self, info: strawberry.Info) -> ReloadPoliciesPayload:
+        require_user(info.context)
+        try:
+            done = await reload_policies(info.context)
+        except DomainError as exc:
+            return ReloadPoliciesPayload(errors=user_errors_from(exc))
+        return ReloadPoliciesPayload(version=done.version, fingerprint=done.fingerprint, rule_count=done.rule_count)
