@@ -16,6 +16,8 @@ lies in its building's grid, a resident in its household's.
 
 from __future__ import annotations
 
+import enum
+
 from strawberry import UNSET
 
 from db.codes import Level, validate_code
@@ -39,7 +41,8 @@ def _given(**values) -> dict:
 
 
 def _value(e):
-    return e.value if e not in (None, UNSET) else e
+    """The stored string of a GraphQL enum input (Strawberry may hand over member or value)."""
+    return e.value if isinstance(e, enum.Enum) else e
 
 
 # -- buildings ----------------------------------------------------------------------
@@ -99,7 +102,7 @@ async def create_household(w: Write, inp) -> Household:
     w.require(area, "household", "create", where)
     await w.grid(area, where)
     row = Household(area_code=area, building_id=building_id, unit=unit, room=room, address=address,
-                    kind=inp.kind.value)
+                    kind=_value(inp.kind))
     await w.add(row)
     w.count(area, households=1)
     w.audit("household.create", row, {"after": snapshot(row, HOUSEHOLD_FIELDS)})
@@ -149,7 +152,7 @@ async def create_resident(w: Write, inp) -> Resident:
     await w.unique_id_number(id_number)
     row = Resident(area_code=household.area_code, household_id=household.id, name=name, gender=gender,
                    id_number=id_number, birth_date=birth_date, phone=phone, relation_to_head=relation,
-                   population_kind=inp.population_kind.value, moved_in_on=inp.moved_in_on)
+                   population_kind=_value(inp.population_kind), moved_in_on=inp.moved_in_on)
     await w.add(row)
     w.count(row.area_code, residents=1, floating_residents=int(row.population_kind == FLOATING))
     w.audit("resident.create", row, {"after": snapshot(row, RESIDENT_FIELDS)})
@@ -238,7 +241,7 @@ async def remove_resident(w: Write, inp) -> Resident:
     c.not_before(removed_on, row.moved_in_on, "removedOn", "moved-in date")
     c.not_before(removed_on, row.birth_date, "removedOn", "birth date")
     c.done()
-    diff = await w.change(row, inp.version, {"status": inp.status.value, "removed_reason": reason,
+    diff = await w.change(row, inp.version, {"status": _value(inp.status), "removed_reason": reason,
                                              "removed_on": removed_on})
     w.count(row.area_code, residents=-1, floating_residents=-int(row.population_kind == FLOATING))
     w.audit("resident.remove", row, diff)

@@ -126,8 +126,9 @@ class Checker:
         if id_number is None:
             return None, None
         want_gender, want_birth = id_gender(id_number), id_birth_date(id_number)
-        if gender not in (UNSET, None) and gender.value != want_gender:
-            self.fail("gender", f"the ID number is that of a {want_gender} person, not {gender.value}")
+        given = getattr(gender, "value", gender)
+        if given not in (UNSET, None) and given != want_gender:
+            self.fail("gender", f"the ID number is that of a {want_gender} person, not {given}")
         if birth_date not in (UNSET, None) and birth_date != want_birth:
             self.fail("birthDate", f"the ID number gives {want_birth.isoformat()}, not {birth_date.isoformat()}")
         return want_gender, want_birth

@@ -135,6 +135,9 @@ class Write:
             .values(version=version + 1, updated_at=now, updated_by=self.user.id)
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
+            # The gate filters this UPDATE by the user's update scope: no row can also mean
+            # "not yours to change", which must not be reported as a version problem.
+            self.require(row.area_code, LABEL[model], "update", "id")
             raise Conflict(f"this {LABEL[type(row)]} was changed by someone else just now; reload it and try again",
                            field="version")
         for name, value in (("version", version + 1), ("updated_at", now), ("updated_by", self.user.id)):
