@@ -8,8 +8,10 @@ written out, and each one is a Casbin decision through the request's :class:`Sco
 - a grant is made only where the admin holds ``grant grant``, and only of a role whose every
   permission the admin holds there (``authz.delegation.check_can_grant``);
 - a grant is revoked, and an account deactivated, only by someone who could have granted
-  every grant concerned, so an office cannot remove the supervisors who inspect it (admins
-  lack the ``finding`` rights supervisors hold);
+  every grant concerned (for a deactivation: every current and future grant of the user,
+  or, if there are none, every expired one) and holds ``user update`` there, so an office
+  cannot remove the supervisors who inspect it (admins lack the ``finding`` rights
+  supervisors hold) nor switch off someone who also works elsewhere;
 - nobody grants to, revokes from or deactivates themselves.
 
 Every change is written with its audit row in one transaction on the request's session;
@@ -276,14 +278,10 @@ async def deactivate_user(ctx, user_id: int) -> User:
     now = utcnow()
     if user_id == actor.id:
         raise Forbidden("you may not deactivate yourself; ask another administrator", field="userId")
-    # Every grant counts, including those this request's gate would hide: read unscoped.
-    async with ctx.app_state.system_sessions() as system:
-        held = [g for g in (await system.execute(
-            select(AreaGrant).where(AreaGrant.user_id == user_id, AreaGrant.revoked_at.is_(None)))).scalars()
-            if is_active(g, now)]
+    concerned = await _grants_concerned(ctx, user_id, now)
     async with transaction(ctx) as session:
         user = await _visible_user(ctx, session, user_id)
-        for grant in held:
+        for grant in concerned:
             if not ctx.scope.allows(grant.area_code, "user", "update"):
                 raise Forbidden(f"this user also holds a role at {grant.area_code}, outside your area",
                                 field="userId")
@@ -295,16 +293,22 @@ async def deactivate_user(ctx, user_id: int) -> User:
         ended = await session.execute(update(LoginSession)
                                       .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
                                       .values(revoked_at=now).execution_options(synchronize_session=False))
-        area = common_area(g.area_code for g in held) or await _filed_area(session, user.id)
-        session.add(event(actor, "user.deactivate", resource="user", record_ids=[user.id], area_code=area,
+        session.add(event(actor, "user.deactivate", resource="user", record_ids=[user.id],
+                          area_code=common_area(g.area_code for g in concerned),
                           detail={"before": {"isActive": True}, "after": {"isActive": False},
                                   "sessionsRevoked": ended.rowcount}))
     return user
 
 
-async def _filed_area(session, user_id: int) -> str | None:
-    """Where to file an event about a user without active grants: their grants this admin sees."""
-    codes = (await session.execute(select(AreaGrant.area_code).where(
-        AreaGrant.user_id == user_id, AreaGrant.revoked_at.is_(None)))).scalars()
-    return common_area(codes)
+async def _grants_concerned(ctx, user_id: int, now: datetime) -> list[AreaGrant]:
+    """The grants a deactivation ends: current and future ones; if none, the expired ones.
+
+    Read on the system session, because every grant counts, including those this
+    request's gate would hide. (An empty list means the user is not visible anyway.)
+    """
+    async with ctx.app_state.system_sessions() as system:
+        standing = list((await system.execute(select(AreaGrant).where(
+            AreaGrant.user_id == user_id, AreaGrant.revoked_at.is_(None)))).scalars())
+    pending = [g for g in standing if g.valid_until is None or aware(g.valid_until) > now]
+    return pending or standing
 

@@ -249,9 +249,14 @@ def test_deactivate_refusals(api, sync_session):
     from db.accounts import AreaGrant
 
     sync_session.add(AreaGrant(user_id=uid, role="staff", area_code="230103001001"))
+    # ... nor one whose role elsewhere only starts next week
+    later = add_user(sync_session, "moving_soon", "staff", COMMUNITY)
+    sync_session.add(AreaGrant(user_id=later, role="staff", area_code="230103001001",
+                               valid_from=datetime.now(timezone.utc) + timedelta(days=7)))
     sync_session.commit()
     cases = [
         ("two_districts", [("userId", "FORBIDDEN")]),
+        ("moving_soon", [("userId", "FORBIDDEN")]),
         ("supervisor", [("userId", "FORBIDDEN")]),      # holds rights the admin lacks
         ("district_admin", [("userId", "FORBIDDEN")]),  # themselves
         ("city_officer", [("userId", "NOT_FOUND")]),
@@ -261,6 +266,16 @@ def test_deactivate_refusals(api, sync_session):
                            user="district_admin")["deactivateUser"]
         assert errors(payload) == expected, username
     assert audit_rows(sync_session, "user.deactivate") == []
+
+
+def test_a_user_whose_grants_all_ended_can_still_be_deactivated(api, sync_session):
+    now = datetime.now(timezone.utc)
+    uid = add_user(sync_session, "former_staff", "staff", COMMUNITY, valid_from=now - timedelta(days=30),
+                   valid_until=now - timedelta(days=1))
+    assert "former_staff" in usernames(api, "district_admin")
+    payload = api.data(DEACTIVATE, {"userId": global_id("User", uid)}, user="district_admin")["deactivateUser"]
+    assert payload["errors"] == [] and payload["user"]["isActive"] is False
+    assert audit_rows(sync_session, "user.deactivate")[0].area_code == COMMUNITY
 
 
 # -- audit trail ------------------------------------------------------------------------------
