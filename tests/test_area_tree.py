@@ -57,7 +57,7 @@ def test_tree_helpers():
     (dict(code="230104", level="district", name="  ", parent_code="2301"), "name", "needs a name"),
     (dict(code="24", level="province", name="x", parent_code="23"), "parentCode", "no parent"),
     (dict(code="230102001001009", level="grid", name="x", parent_code="230102001001",
-          grid_worker_phone="12345"), "gridWorkerPhone", ""),
+          grid_worker_phone="12345"), "gridWorkerPhone", "11 digits"),
 ])
 def test_invalid_areas_are_refused_and_nothing_is_stored(sync_session, fields, field, reason):
     from db.area import Area
