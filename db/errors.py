@@ -42,3 +42,9 @@ class Forbidden(DomainError):
 
 class Unauthenticated(DomainError):
     code = "UNAUTHENTICATED"
+
+
+class QueryTooLarge(DomainError):
+    """One operation asked for more objects than a request may return."""
+
+    code = "QUERY_TOO_LARGE"

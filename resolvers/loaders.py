@@ -121,6 +121,7 @@ class Loaders:
         return stmt
 
     async def _load_pages(self, keys: list[tuple[ListKey, PageArgs]]) -> list[Page]:
+        self.ctx.charge(sum(args.size for _key, args in keys))
         groups: dict[tuple[str, Hashable, PageArgs], list[int]] = defaultdict(list)
         for i, (lk, args) in enumerate(keys):
             groups[(lk.kind, lk.filters, args)].append(i)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authz.scope import Scope
 from db.accounts import User
+from db.errors import QueryTooLarge
 from server.settings import Settings
 
 
@@ -41,6 +42,22 @@ class RequestContext:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     clear_reads: dict[tuple[str, int], ClearRead] = field(default_factory=dict)
     loaders: Any = None
+    #: Objects this operation may still ask for; see ``charge``.
+    budget: int = 20_000
+
+    def charge(self, objects: int) -> None:
+        """Spend ``objects`` of the budget before a batch is fetched, or refuse the query.
+
+        Page sizes are capped, but pages nest: 100 streets x 100 communities x 100 residents
+        is a million rows from one innocent query. Each batched page load asks for
+        (parents x page size) objects; the sum over an operation must stay under the budget,
+        checked before the database is asked, so a refused query costs nothing.
+        """
+        self.budget -= objects
+        if self.budget < 0:
+            raise QueryTooLarge(
+                "this query asks for too many objects at once: request smaller pages or fewer levels"
+            )
 
     async def run(self, statement):
         """Execute on this request's session, one statement at a time."""

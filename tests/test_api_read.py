@@ -267,3 +267,13 @@ def test_internal_errors_are_masked_in_production():
     assert classify(err, production=True).message == "Internal server error"
     assert classify(err, production=True).extensions == {"code": "INTERNAL_SERVER_ERROR"}
     assert classify(err, production=False).message == "boom"
+
+
+def test_a_query_asking_for_too_many_objects_is_refused(api, statements):
+    pages = " ".join(f"r{i}: residents(first: {100 - i}) {{ edges {{ node {{ id }} }} }}" for i in range(5))
+    q = "{ areas(level: GRID, first: 100) { edges { node { code %s } } } }" % pages
+    body = api.query(q, user="province_admin")
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+    assert not any("FROM resident" in s for s in statements.statements)
+    small = "{ areas(level: GRID, first: 100) { edges { node { code residents(first: 100) { edges { node { id } } } } } } }"
+    assert not api.query(small, user="province_admin").get("errors")
