@@ -17,6 +17,7 @@ from db import accounts as rows
 from db.base import utcnow
 from db.errors import DomainError
 from resolvers import account as accounts
+from resolvers import account_admin as admin
 from resolvers import auth
 from resolvers.audit import aware
 from schema.connection import Connection, Edge, PageInfo
@@ -179,7 +180,7 @@ class AccountMutation:
         ctx = info.context
         accounts.require_user(ctx)
         try:
-            user = await accounts.create_user(ctx, accounts.NewUser(
+            user = await admin.create_user(ctx, admin.NewUser(
                 input.username, input.display_name, input.password, input.role, input.area_code, input.valid_until))
         except DomainError as exc:
             return CreateUserPayload(errors=user_errors_from(exc))
@@ -194,7 +195,7 @@ class AccountMutation:
         accounts.require_user(ctx)
         try:
             uid = accounts.decode_id(user_id, "User", "userId")
-            grant = await accounts.grant_role(ctx, accounts.NewGrant(uid, role, area_code, valid_from, valid_until))
+            grant = await admin.grant_role(ctx, admin.NewGrant(uid, role, area_code, valid_from, valid_until))
         except DomainError as exc:
             return GrantPayload(errors=user_errors_from(exc))
         return GrantPayload(grant=await _reloaded_grant(info, grant))
@@ -205,7 +206,7 @@ class AccountMutation:
         accounts.require_user(ctx)
         try:
             gid = accounts.decode_id(grant_id, "Grant", "grantId")
-            grant = await accounts.revoke_grant(ctx, gid)
+            grant = await admin.revoke_grant(ctx, gid)
         except DomainError as exc:
             return GrantPayload(errors=user_errors_from(exc))
         return GrantPayload(grant=await _reloaded_grant(info, grant))
@@ -215,7 +216,7 @@ class AccountMutation:
         ctx = info.context
         accounts.require_user(ctx)
         try:
-            user = await accounts.deactivate_user(ctx, accounts.decode_id(user_id, "User", "userId"))
+            user = await admin.deactivate_user(ctx, accounts.decode_id(user_id, "User", "userId"))
         except DomainError as exc:
             return UserPayload(errors=user_errors_from(exc))
         return UserPayload(user=UserType.from_row(user))

@@ -9,6 +9,22 @@ from sqlalchemy import select
 
 from conftest import DEMO_PASSWORD
 
+COMMUNITY = "230102001001"          # 乡政社区, in district_admin's 道里区
+OTHER_COMMUNITY = "230102002001"    # 安升社区, same district, another street
+OTHER_DISTRICT = "230103"           # 南岗区
+USERS = "{ users(first: 50) { totalCount edges { node { id username isActive grants { role areaCode } } } } }"
+AREA = 'query($code: String!) { area(code: $code) { code name residents(first: 1) { totalCount } } }'
+
+
+def new_user(username="new_staff", role="staff", area=COMMUNITY, **extra) -> dict:
+    return {"input": {"username": username, "displayName": "新社区工作者", "password": "long-enough-password",
+                      "role": role, "areaCode": area, **extra}}
+
+
+def errors(payload: dict) -> list[tuple[str | None, str]]:
+    return [(e["field"], e["code"]) for e in payload["errors"]]
+
+
 LOGIN = """
 mutation Login($username: String!, $password: String!) {
   login(username: $username, password: $password) {
