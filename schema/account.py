@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from sqlalchemy import select
 from strawberry import relay
 
 from db import accounts as rows
+from db.area import Area
 from db.base import utcnow
 from db.errors import DomainError
 from resolvers import account as accounts
@@ -65,10 +67,6 @@ class GrantType(relay.Node):
         ctx = info.context
         if ctx.user is None:
             return [None for _ in node_ids]
-        from sqlalchemy import select
-
-        from db.area import Area
-
         ids = [int(i) for i in node_ids]
         stmt = (select(rows.AreaGrant, Area.name).outerjoin(Area, Area.code == rows.AreaGrant.area_code)
                 .where(rows.AreaGrant.id.in_(ids)))

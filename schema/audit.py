@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db.audit import AuditEvent
-from db.errors import DomainError
+from db.errors import DomainError, InvalidField
 from resolvers import audit as audit_log
 from resolvers.audit import aware
 from resolvers.policy import reload_policies
@@ -47,8 +47,6 @@ class AuditQuery:
         s = ctx.settings
         size = s.default_page_size if first is None else first
         if not 0 <= size <= s.max_page_size:
-            from db.errors import InvalidField
-
             raise InvalidField("first", f"between 0 and {s.max_page_size}")
         flt = audit_log.AuditFilter(action, since, until).validated()
         page = await audit_log.audit_page(ctx, flt, size, after)

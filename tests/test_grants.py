@@ -261,3 +261,16 @@ def test_a_user_whose_grants_all_ended_can_still_be_deactivated(api, sync_sessio
     payload = api.data(DEACTIVATE, {"userId": global_id("User", uid)}, user="district_admin")["deactivateUser"]
     assert payload["errors"] == [] and payload["user"]["isActive"] is False
     assert audit_rows(sync_session, "user.deactivate")[0].area_code == COMMUNITY
+
+
+def test_users_with_nested_grants_cost_a_fixed_number_of_statements(api, sync_session, statements):
+    query = "{ users(first: 50) { totalCount edges { node { username grants { role areaName user { username } } } } } }"
+    api.data(query, user="district_admin")  # token and first-request work out of the way
+    statements.reset()
+    assert len(api.data(query, user="district_admin")["users"]["edges"]) == 5
+    few = statements.count
+    for i in range(10):
+        add_user(sync_session, f"extra_{i}", "staff", OTHER_COMMUNITY)
+    statements.reset()
+    assert len(api.data(query, user="district_admin")["users"]["edges"]) == 15
+    assert statements.count == few, statements.statements
