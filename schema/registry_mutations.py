@@ -48,7 +48,7 @@ class CreateBuildingInput:
 
 @strawberry.input(description="Changes to a building; fields left out stay as they are.")
 class UpdateBuildingInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global ID of the Building.")
     version: int = strawberry.field(description=VERSION)
     name: str | None = UNSET
     address: str | None = UNSET
@@ -68,7 +68,7 @@ class CreateHouseholdInput:
 
 @strawberry.input(description="Changes to a household; fields left out stay as they are. A household stays in its grid.")
 class UpdateHouseholdInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global ID of the Household.")
     version: int = strawberry.field(description=VERSION)
     building_id: strawberry.ID | None = strawberry.field(default=UNSET, description="Another building of the same grid, or null for none.")
     unit: str | None = UNSET
@@ -79,7 +79,7 @@ class UpdateHouseholdInput:
 
 @strawberry.input(description="A new resident (人) of a household; the grid is the household's.")
 class CreateResidentInput:
-    household_id: strawberry.ID
+    household_id: strawberry.ID = strawberry.field(description="Global ID of the Household.")
     name: str = strawberry.field(description="Up to 50 characters.")
     id_number: str = strawberry.field(description="18-character resident ID number (身份证号), last character a digit or uppercase X; unique nationwide.")
     gender: GenderEnum | None = strawberry.field(default=None, description="Derived from the ID number when left out; must agree with it when given.")
@@ -92,7 +92,7 @@ class CreateResidentInput:
 
 @strawberry.input(description="Corrections to a resident; fields left out stay as they are. Use moveResident and removeResident to move or remove.")
 class UpdateResidentInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global ID of the Resident.")
     version: int = strawberry.field(description=VERSION)
     name: str | None = UNSET
     id_number: str | None = strawberry.field(default=UNSET, description="A new ID number also re-derives gender and birth date.")
@@ -106,7 +106,7 @@ class UpdateResidentInput:
 
 @strawberry.input(description="Move an active resident to another household, possibly in another grid (both must be yours to edit).")
 class MoveResidentInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global ID of the Resident.")
     version: int = strawberry.field(description=VERSION)
     household_id: strawberry.ID = strawberry.field(description="The household the resident moves to.")
     moved_in_on: date | None = strawberry.field(default=None, description="Defaults to today.")
@@ -115,7 +115,7 @@ class MoveResidentInput:
 
 @strawberry.input(description="Record that an active resident moved away or died. The record stays, no longer counted.")
 class RemoveResidentInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global ID of the Resident.")
     version: int = strawberry.field(description=VERSION)
     status: RemovalStatus
     reason: str = strawberry.field(description="Up to 200 characters, e.g. where to.")
@@ -124,52 +124,55 @@ class RemoveResidentInput:
 
 # -- payloads -----------------------------------------------------------------------
 
-@strawberry.type
+ERRORS = "Why nothing was written; empty on success."
+
+
+@strawberry.type(description="Result of createBuilding: the new building, or the errors and nothing written.")
 class CreateBuildingPayload:
-    building: BuildingType | None
-    errors: list[UserError]
+    building: BuildingType | None = strawberry.field(description="The new building; null on failure.")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Result of updateBuilding: the building as changed, or the errors and nothing written.")
 class UpdateBuildingPayload:
-    building: BuildingType | None
-    errors: list[UserError]
+    building: BuildingType | None = strawberry.field(description="The building as changed; null on failure.")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Result of createHousehold: the new household, or the errors and nothing written.")
 class CreateHouseholdPayload:
-    household: HouseholdType | None
-    errors: list[UserError]
+    household: HouseholdType | None = strawberry.field(description="The new household; null on failure.")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Result of updateHousehold: the household as changed, or the errors and nothing written.")
 class UpdateHouseholdPayload:
-    household: HouseholdType | None
-    errors: list[UserError]
+    household: HouseholdType | None = strawberry.field(description="The household as changed; null on failure.")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Result of createResident: the new resident, or the errors and nothing written.")
 class CreateResidentPayload:
-    resident: ResidentType | None
-    errors: list[UserError]
+    resident: ResidentType | None = strawberry.field(description="The new resident; null on failure.")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Result of updateResident: the resident as changed, or the errors and nothing written.")
 class UpdateResidentPayload:
-    resident: ResidentType | None
-    errors: list[UserError]
+    resident: ResidentType | None = strawberry.field(description="The resident as changed; null on failure.")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Result of moveResident: the resident in their new household, or the errors and nothing written.")
 class MoveResidentPayload:
-    resident: ResidentType | None
-    errors: list[UserError]
+    resident: ResidentType | None = strawberry.field(description="The resident in their new household; null on failure.")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Result of removeResident: the resident, now no longer active, or the errors and nothing written.")
 class RemoveResidentPayload:
-    resident: ResidentType | None
-    errors: list[UserError]
+    resident: ResidentType | None = strawberry.field(description="The resident, now no longer active; null on failure.")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
 async def _building(info, op, input, payload):

@@ -595,3 +595,34 @@ def test_anonymous_is_unauthenticated(api, sync_session):
     r = first_resident(sync_session, GRID)
     out = mutate(api, "updateResident", {"id": gid("Resident", r.id), "version": r.version, "name": "x"}, None)
     assert codes(out) == [(None, "UNAUTHENTICATED")] and out["resident"] is None
+
+
+# --- statements per mutation -----------------------------------------------------------
+
+AUTH_TABLES = ("policy_state", "login_session", "area_grant")
+
+
+@pytest.mark.parametrize("name, expected", [
+    # load, claim version, write fields, audit
+    ("updateResident", 4),
+    # load resident, load target, claim, write, counters of both grids, audit in both grids
+    # (PostgreSQL sends the two audit rows as one multi-row INSERT)
+    ("moveResident", {"sqlite": 8, "postgresql": 7}),
+    # load household, ID number unique (system session), insert, counters, audit
+    ("createResident", 5),
+])
+def test_statements_per_mutation_are_pinned(api, sync_session, statements, backend, name, expected):
+    r = first_resident(sync_session, GRID)
+    h = first_household(sync_session, NEIGHBOUR)
+    input = {
+        "updateResident": {"id": gid("Resident", r.id), "version": r.version, "name": "计数"},
+        "moveResident": {"id": gid("Resident", r.id), "version": r.version, "householdId": gid("Household", h.id)},
+        "createResident": {"householdId": gid("Household", h.id), "name": "计数", "idNumber": make_id_number(9)},
+    }[name]
+    api.token("community_staff")
+    statements.reset()
+    body = api.query(f"mutation($i: {name[0].upper() + name[1:]}Input!) {{ {name}(input: $i) "
+                     f"{{ resident {{ id version }} errors {{ code }} }} }}", {"i": input}, user="community_staff")
+    assert body["data"][name]["errors"] == []
+    own = [s for s in statements.statements if not any(t in s for t in AUTH_TABLES)]
+    assert len(own) == (expected[backend] if isinstance(expected, dict) else expected), own
