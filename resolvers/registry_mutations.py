@@ -12,126 +12,30 @@ Every operation follows the same order, so every refusal comes before any write:
 
 Area codes are never taken from the client for households and residents: a household
 lies in its building's grid, a resident in its household's.
+
+Decisions the issue left open (docs/REGISTRY_WRITES.md has the full list):
+
+- a move's target household is a reference like any other: one the user cannot see
+  answers ``NOT_FOUND``, exactly like a missing one; ``FORBIDDEN`` is for a target the
+  user can see but not write (a grid worker who also reads the community, say);
+- ``removeResident`` needs ``delete`` (the policy's word for taking someone off the
+  registry) as well as ``update`` (the row is updated, not deleted);
+- a household never changes grid (its residents would have to follow): ``buildingId``
+  may only name a building of the same grid; people change grid with ``moveResident``;
+- an update that changes nothing writes nothing: no version bump, no audit row.
 """
 
 from __future__ import annotations
 
-import enum
-
-from strawberry import UNSET
-
-from db.codes import Level, validate_code
 from db.errors import InvalidField
-from db.registry import Building, Household, PopulationKind, Resident, ResidentStatus
+from db.registry import Household, PopulationKind, Resident, ResidentStatus
 from resolvers.registry_validation import decode_id
-from resolvers.registry_writes import Write, snapshot
+from resolvers.registry_writes import Write, enum_value, given, snapshot
 
-MAX_UNITS, MAX_FLOORS = 99, 200
-BUILDING_FIELDS = ("area_code", "name", "address", "units", "floors")
-HOUSEHOLD_FIELDS = ("area_code", "building_id", "unit", "room", "address", "kind")
 RESIDENT_FIELDS = ("area_code", "household_id", "name", "gender", "id_number", "birth_date", "phone",
                    "relation_to_head", "population_kind", "moved_in_on")
 ACTIVE = ResidentStatus.ACTIVE.value
 FLOATING = PopulationKind.FLOATING.value
-
-
-def _given(**values) -> dict:
-    """The update's fields the client sent (``UNSET`` means: leave unchanged)."""
-    return {k: v for k, v in values.items() if v is not UNSET}
-
-
-def _value(e):
-    """The stored string of a GraphQL enum input (Strawberry may hand over member or value)."""
-    return e.value if isinstance(e, enum.Enum) else e
-
-
-# -- buildings ----------------------------------------------------------------------
-
-async def create_building(w: Write, inp) -> Building:
-    c = w.checker()
-    area = c.run(validate_code, inp.area_code, "areaCode", Level.GRID)
-    name = c.text(inp.name, "name", 100, required=True)
-    address = c.text(inp.address, "address", 200, required=False)
-    units = c.number(inp.units, "units", 1, MAX_UNITS, required=True)
-    floors = c.number(inp.floors, "floors", 1, MAX_FLOORS, required=False)
-    c.done()
-    w.require(area, "building", "create", "areaCode")
-    await w.grid(area, "areaCode")
-    row = Building(area_code=area, name=name, address=address, units=units, floors=floors)
-    await w.add(row)
-    w.count(area, buildings=1)
-    w.audit("building.create", row, {"after": snapshot(row, BUILDING_FIELDS)})
-    return row
-
-
-async def update_building(w: Write, inp) -> Building:
-    c = w.checker()
-    building_id = decode_id(inp.id, "Building", "id", c)
-    changes = _given(name=c.text(inp.name, "name", 100, required=True),
-                     address=c.text(inp.address, "address", 200, required=False),
-                     units=c.number(inp.units, "units", 1, MAX_UNITS, required=True),
-                     floors=c.number(inp.floors, "floors", 1, MAX_FLOORS, required=False))
-    c.done()
-    row = await w.load(Building, building_id, "id")
-    w.require(row.area_code, "building", "update", "id")
-    w.check_version(row, inp.version)
-    diff = await w.change(row, inp.version, changes)
-    if diff:
-        w.audit("building.update", row, diff)
-    return row
-
-
-# -- households ---------------------------------------------------------------------
-
-async def create_household(w: Write, inp) -> Household:
-    c = w.checker()
-    area = c.run(validate_code, inp.area_code, "areaCode", Level.GRID) if inp.area_code is not None else None
-    building_id = decode_id(inp.building_id, "Building", "buildingId", c) if inp.building_id is not None else None
-    if inp.area_code is None and inp.building_id is None:
-        c.fail("areaCode", "give the household's grid (areaCode) or its building (buildingId)")
-    unit = c.text(inp.unit, "unit", 20, required=False)
-    room = c.text(inp.room, "room", 20, required=False)
-    address = c.text(inp.address, "address", 200, required=True)
-    c.done()
-    where = "areaCode"
-    if building_id is not None:
-        building = await w.load(Building, building_id, "buildingId")
-        if area is not None and area != building.area_code:
-            raise InvalidField("areaCode", f"must be the building's grid ({building.area_code}) or left out")
-        area, where = building.area_code, "buildingId"
-    w.require(area, "household", "create", where)
-    await w.grid(area, where)
-    row = Household(area_code=area, building_id=building_id, unit=unit, room=room, address=address,
-                    kind=_value(inp.kind))
-    await w.add(row)
-    w.count(area, households=1)
-    w.audit("household.create", row, {"after": snapshot(row, HOUSEHOLD_FIELDS)})
-    return row
-
-
-async def update_household(w: Write, inp) -> Household:
-    c = w.checker()
-    household_id = decode_id(inp.id, "Household", "id", c)
-    building_id = decode_id(inp.building_id, "Building", "buildingId", c) if inp.building_id is not None else None
-    changes = _given(unit=c.text(inp.unit, "unit", 20, required=False),
-                     room=c.text(inp.room, "room", 20, required=False),
-                     address=c.text(inp.address, "address", 200, required=True),
-                     kind=c.required(_value(inp.kind), "kind"))
-    c.done()
-    row = await w.load(Household, household_id, "id")
-    w.require(row.area_code, "household", "update", "id")
-    w.check_version(row, inp.version)
-    if inp.building_id is not UNSET:
-        if building_id is not None:
-            building = await w.load(Building, building_id, "buildingId")
-            if building.area_code != row.area_code:
-                raise InvalidField("buildingId", f"that building is in grid {building.area_code}, the household in "
-                                                 f"{row.area_code}; a household cannot change grid (move its residents)")
-        changes["building_id"] = building_id
-    diff = await w.change(row, inp.version, changes)
-    if diff:
-        w.audit("household.update", row, diff)
-    return row
 
 
 # -- residents ----------------------------------------------------------------------
@@ -152,7 +56,7 @@ async def create_resident(w: Write, inp) -> Resident:
     await w.unique_id_number(id_number)
     row = Resident(area_code=household.area_code, household_id=household.id, name=name, gender=gender,
                    id_number=id_number, birth_date=birth_date, phone=phone, relation_to_head=relation,
-                   population_kind=_value(inp.population_kind), moved_in_on=inp.moved_in_on)
+                   population_kind=enum_value(inp.population_kind), moved_in_on=inp.moved_in_on)
     await w.add(row)
     w.count(row.area_code, residents=1, floating_residents=int(row.population_kind == FLOATING))
     w.audit("resident.create", row, {"after": snapshot(row, RESIDENT_FIELDS)})
@@ -162,9 +66,9 @@ async def create_resident(w: Write, inp) -> Resident:
 async def update_resident(w: Write, inp) -> Resident:
     c = w.checker()
     resident_id = decode_id(inp.id, "Resident", "id", c)
-    changes = _given(name=c.text(inp.name, "name", 50, required=True), id_number=c.id_number(inp.id_number),
+    changes = given(name=c.text(inp.name, "name", 50, required=True), id_number=c.id_number(inp.id_number),
                      phone=c.phone(inp.phone), relation_to_head=c.relation(inp.relation_to_head),
-                     population_kind=c.required(_value(inp.population_kind), "populationKind"),
+                     population_kind=c.required(enum_value(inp.population_kind), "populationKind"),
                      moved_in_on=inp.moved_in_on)
     c.not_future(inp.moved_in_on, "movedInOn")
     if inp.gender is None or inp.birth_date is None:
@@ -213,7 +117,7 @@ async def move_resident(w: Write, inp) -> Resident:
     c.not_before(moved_in_on, row.birth_date, "movedInOn", "birth date")
     c.done()
     source = row.area_code
-    diff = await w.change(row, inp.version, _given(household_id=target.id, area_code=target.area_code,
+    diff = await w.change(row, inp.version, given(household_id=target.id, area_code=target.area_code,
                                                    moved_in_on=moved_in_on, relation_to_head=relation))
     if source != row.area_code:
         floating = int(row.population_kind == FLOATING)
@@ -241,7 +145,7 @@ async def remove_resident(w: Write, inp) -> Resident:
     c.not_before(removed_on, row.moved_in_on, "removedOn", "moved-in date")
     c.not_before(removed_on, row.birth_date, "removedOn", "birth date")
     c.done()
-    diff = await w.change(row, inp.version, {"status": _value(inp.status), "removed_reason": reason,
+    diff = await w.change(row, inp.version, {"status": enum_value(inp.status), "removed_reason": reason,
                                              "removed_on": removed_on})
     w.count(row.area_code, residents=-1, floating_residents=-int(row.population_kind == FLOATING))
     w.audit("resident.remove", row, diff)

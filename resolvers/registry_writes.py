@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy import literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
+from strawberry import UNSET
 
 from db.area import Area
 from db.audit import AuditEvent
@@ -64,6 +65,16 @@ def plain(value):
     if isinstance(value, enum.Enum):
         return value.value
     return value
+
+
+def given(**values) -> dict[str, Any]:
+    """The update's fields the client sent (``UNSET`` means: leave unchanged)."""
+    return {k: v for k, v in values.items() if v is not UNSET}
+
+
+def enum_value(e):
+    """The stored string of a GraphQL enum input (Strawberry may hand over member or value)."""
+    return e.value if isinstance(e, enum.Enum) else e
 
 
 def snapshot(row, fields: tuple[str, ...]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import strawberry
 from strawberry import UNSET
 
 from db.registry import HouseholdKind, PopulationKind, ResidentStatus
-from resolvers import registry_mutations as ops
+from resolvers import housing_mutations as places
+from resolvers import registry_mutations as people
 from resolvers.registry_writes import run_mutation
 from schema.errors import UserError
 from schema.registry import BuildingType, HouseholdType, ResidentType
@@ -194,32 +195,32 @@ async def _resident(info, op, input, payload):
 class RegistryMutation:
     @strawberry.mutation(description="Register a building in a grid.")
     async def create_building(self, info: strawberry.Info, input: CreateBuildingInput) -> CreateBuildingPayload:
-        return await _building(info, ops.create_building, input, CreateBuildingPayload)
+        return await _building(info, places.create_building, input, CreateBuildingPayload)
 
     @strawberry.mutation(description="Correct a building.")
     async def update_building(self, info: strawberry.Info, input: UpdateBuildingInput) -> UpdateBuildingPayload:
-        return await _building(info, ops.update_building, input, UpdateBuildingPayload)
+        return await _building(info, places.update_building, input, UpdateBuildingPayload)
 
     @strawberry.mutation(description="Register a household.")
     async def create_household(self, info: strawberry.Info, input: CreateHouseholdInput) -> CreateHouseholdPayload:
-        return await _household(info, ops.create_household, input, CreateHouseholdPayload)
+        return await _household(info, places.create_household, input, CreateHouseholdPayload)
 
     @strawberry.mutation(description="Correct a household.")
     async def update_household(self, info: strawberry.Info, input: UpdateHouseholdInput) -> UpdateHouseholdPayload:
-        return await _household(info, ops.update_household, input, UpdateHouseholdPayload)
+        return await _household(info, places.update_household, input, UpdateHouseholdPayload)
 
     @strawberry.mutation(description="Register a resident in a household.")
     async def create_resident(self, info: strawberry.Info, input: CreateResidentInput) -> CreateResidentPayload:
-        return await _resident(info, ops.create_resident, input, CreateResidentPayload)
+        return await _resident(info, people.create_resident, input, CreateResidentPayload)
 
     @strawberry.mutation(description="Correct a resident's details.")
     async def update_resident(self, info: strawberry.Info, input: UpdateResidentInput) -> UpdateResidentPayload:
-        return await _resident(info, ops.update_resident, input, UpdateResidentPayload)
+        return await _resident(info, people.update_resident, input, UpdateResidentPayload)
 
     @strawberry.mutation(description="Move a resident to another household, possibly in another grid.")
     async def move_resident(self, info: strawberry.Info, input: MoveResidentInput) -> MoveResidentPayload:
-        return await _resident(info, ops.move_resident, input, MoveResidentPayload)
+        return await _resident(info, people.move_resident, input, MoveResidentPayload)
 
     @strawberry.mutation(description="Record that a resident moved away or died (soft removal).")
     async def remove_resident(self, info: strawberry.Info, input: RemoveResidentInput) -> RemoveResidentPayload:
-        return await _resident(info, ops.remove_resident, input, RemoveResidentPayload)
+        return await _resident(info, people.remove_resident, input, RemoveResidentPayload)
