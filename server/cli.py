@@ -101,6 +101,30 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_stats(args: argparse.Namespace) -> int:
+    """Recount the per-grid counters from the rows; exit 1 on drift (for a nightly job)."""
+    from sqlalchemy.orm import Session
+
+    from db.engine import make_sync_engine
+    from db.stats_rebuild import rebuild_grid_stats
+
+    engine = make_sync_engine(args.database_url)
+    try:
+        with Session(engine) as session:
+            drift = rebuild_grid_stats(session, fix=args.fix)
+            for d in drift:
+                print(f"{d.area_code} {d.counter}: stored {d.stored}, counted {d.actual}")
+            if args.fix:
+                session.commit()
+    finally:
+        engine.dispose()
+    if not drift:
+        print("counters match the rows")
+        return 0
+    print(f"{len(drift)} counter(s) drifted" + ("; fixed" if args.fix else "; run with --fix to correct them"))
+    return 0 if args.fix else 1
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -223,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     _add_db_url(serve)
     serve.set_defaults(func=cmd_serve)
+
+    cs = sub.add_parser("check-stats", help="recount the per-grid counters and report drift",
+                        description="Recount buildings, households and residents per grid from the rows "
+                                    "and compare with the counters that aggregates are read from. Exit "
+                                    "status 1 when they differ (unless --fix).")
+    cs.add_argument("--fix", action="store_true", help="set the counters to the recounted values")
+    _add_db_url(cs)
+    cs.set_defaults(func=cmd_check_stats)
 
     ex = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)",
                         description="Print the GraphQL schema in SDL to stdout, or write it to --output.")

@@ -405,3 +405,23 @@ def test_serve_seeds_an_empty_sqlite_database_and_answers(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_check_stats_reports_and_fixes_drift(tmp_path, capsys):
+    import sqlalchemy as sa
+
+    from db.engine import make_sync_engine
+
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    assert main(["seed-demo", "--database-url", url, "--demo-password", "demo-password"]) == 0
+    assert main(["check-stats", "--database-url", url]) == 0
+    assert "counters match the rows" in capsys.readouterr().out
+    engine = make_sync_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE grid_stats SET residents = residents + 2 WHERE area_code = '230102001001001'"))
+    engine.dispose()
+    assert main(["check-stats", "--database-url", url]) == 1
+    out = capsys.readouterr().out
+    assert "230102001001001 residents: stored" in out and "1 counter(s) drifted" in out
+    assert main(["check-stats", "--database-url", url, "--fix"]) == 0
+    assert main(["check-stats", "--database-url", url]) == 0
