@@ -20,26 +20,24 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def _run(command_fn, url: str, revision: str) -> None:
+    """Run one Alembic command in a single transaction on ``url``."""
     engine = make_sync_engine(url)
     try:
         with engine.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            command_fn(cfg, revision)
     finally:
         engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    _run(command.upgrade, url, revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
-    engine = make_sync_engine(url)
-    try:
-        with engine.begin() as conn:
-            cfg = alembic_config(url)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-    finally:
-        engine.dispose()
+    _run(command.downgrade, url, revision)
 
 
 def is_empty(url: str) -> bool:

@@ -8,6 +8,7 @@ server. With ``CI=true`` an unreachable PostgreSQL fails the run instead of skip
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -56,6 +57,21 @@ def _pg_db_url(name: str) -> str:
     return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
+@contextlib.contextmanager
+def pg_database(prefix: str, template: str | None = None):
+    """A private PostgreSQL database (optionally a copy of ``template``), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    try:
+        yield _pg_db_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def build_database(url: str, *, seed: bool = True) -> None:
     """Migrate to head and load the demo tree, registry and users."""
     from db.engine import make_sync_engine
@@ -99,16 +115,9 @@ def template_url(backend, tmp_path_factory) -> str:
         build_database(url)
         yield url
         return
-    name = f"wangge_tpl_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = _pg_db_url(name)
-    build_database(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with pg_database("wangge_tpl") as url:
+        build_database(url)
+        yield url
 
 
 @pytest.fixture
@@ -120,15 +129,8 @@ def db_url(backend, template_url, tmp_path) -> str:
         shutil.copyfile(src, dst)
         yield f"sqlite:///{dst}"
         return
-    name = f"wangge_t_{uuid.uuid4().hex[:12]}"
-    template = make_url(template_url).database
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield _pg_db_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with pg_database("wangge_t", template=make_url(template_url).database) as url:
+        yield url
 
 
 @pytest.fixture
@@ -137,14 +139,8 @@ def empty_db_url(backend, tmp_path) -> str:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"wangge_e_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield _pg_db_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with pg_database("wangge_e") as url:
+        yield url
 
 
 @pytest.fixture
