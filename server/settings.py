@@ -31,10 +31,8 @@ class Settings:
     production: bool = False
     secret: str = ""
     policies_path: Path = field(default_factory=_policies_path)
-    redis_url: str | None = None
     max_page_size: int = 100
     default_page_size: int = 20
-    max_query_depth: int = 15
     access_token_minutes: int = 15
     refresh_token_days: int = 14
     lockout_threshold: int = 5
@@ -49,7 +47,6 @@ class Settings:
             database_url=database_url(database_url_arg),
             production=production,
             secret=load_secret(production),
-            redis_url=os.environ.get("WANGGE_REDIS_URL") or None,
         )
         values.update(overrides)
         return cls(**values)
