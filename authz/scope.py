@@ -35,21 +35,31 @@ def allowed_prefixes(
 ) -> list[str]:
     """The merged area-code prefixes under which ``subject`` may ``action`` on ``resource``.
 
-    Casbin is asked once per grant, at the grant's own area, not once per row. That is
-    exact: if Casbin allows at a grant's area, the grant that made it so reaches that
-    area, hence (being a prefix of it) every area below it too; and any area where
-    Casbin allows is reached by some grant whose role has the permission, and Casbin
-    allows at that grant's own area as well. So the union of the subtrees of the grants
-    allowed at their own area is exactly the set of allowed areas. A grant lying under
-    another allowed one adds nothing and is merged away; malformed grant codes are
-    skipped (they never match in the role manager either).
+    Casbin is asked once per *role* the user holds, at the area of one grant of that role,
+    with only that grant installed, not once per row and not once per grant. That is exact:
+
+    - the union of the subtrees of the grants whose own role allows the action is the set
+      of allowed areas (a grant reaches its area and everything below; an area is allowed
+      iff some grant reaching it has a role that allows);
+    - the policy's ``p`` rules carry no area, so whether a role allows an action is the
+      same at every area: one decision per role answers for all of that role's grants.
+
+    (Asking per grant with all grants installed gave the same set, at 50 Casbin calls for
+    a 50-grant user: ~6 ms per resource and action, measured in ``bench/``.) The property
+    tests compare the result with per-row ``enforce`` under all grants, so a future
+    policy model with per-area rules would be caught. A grant lying under another allowed
+    one adds nothing and is merged away; malformed grant codes are skipped (they never
+    match in the role manager either).
     """
-    grants = tuple(dict.fromkeys(grants))
+    grants = tuple(dict.fromkeys(g for g in grants if is_area_code(g.area_code)))
+    decided: dict[str, bool] = {}
     allowed: set[str] = set()
-    with use_grants(subject, grants):
-        for area in dict.fromkeys(g.area_code for g in grants):
-            if is_area_code(area) and enforcer.enforce(subject, area, resource, action):
-                allowed.add(area)
+    for grant in grants:
+        if grant.role not in decided:
+            with use_grants(subject, (grant,)):
+                decided[grant.role] = bool(enforcer.enforce(subject, grant.area_code, resource, action))
+        if decided[grant.role]:
+            allowed.add(grant.area_code)
     return merge_prefixes(allowed)
 
 

@@ -96,7 +96,7 @@ def users_stmt(ctx, flt: UserFilter):
 
 async def users_page(ctx, flt: UserFilter, args: PageArgs) -> tuple[Page, object]:
     base = users_stmt(ctx, flt)
-    page = (await fetch_pages(ctx.run, User, "id", [base], args))[0]
+    page = (await fetch_pages(ctx.run, User, ("id",), [base], args))[0]
 
     async def count() -> int:
         return (await count_many(ctx.run, [base]))[0]

@@ -41,12 +41,13 @@ class ListKey:
     filters: Hashable = None
 
 
-LIST_MODEL: dict[str, tuple[type, str]] = {
-    "children": (Area, "code"),
-    "areas": (Area, "code"),
-    "buildings": (Building, "id"),
-    "households": (Household, "id"),
-    "residents": (Resident, "id"),
+#: Each listing's table and order (unique per row; registry lists follow their index).
+LIST_MODEL: dict[str, tuple[type, tuple[str, ...]]] = {
+    "children": (Area, ("code",)),
+    "areas": (Area, ("code",)),
+    "buildings": (Building, ("area_code", "id")),
+    "households": (Household, ("area_code", "id")),
+    "residents": (Resident, ("area_code", "id")),
 }
 
 
@@ -127,8 +128,8 @@ class Loaders:
             groups[(lk.kind, lk.filters, args)].append(i)
         out: list[Any] = [None] * len(keys)
         for (kind, _filters, args), idxs in groups.items():
-            model, key_name = LIST_MODEL[kind]
-            pages = await fetch_pages(self.ctx.run, model, key_name, [self.base(keys[i][0]) for i in idxs], args)
+            model, key_names = LIST_MODEL[kind]
+            pages = await fetch_pages(self.ctx.run, model, key_names, [self.base(keys[i][0]) for i in idxs], args)
             for i, page in zip(idxs, pages):
                 out[i] = page
         return out

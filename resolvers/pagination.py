@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import Integer, Select, func, literal, select, union_all
+from sqlalchemy import Integer, Select, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from db.errors import InvalidField
@@ -57,13 +57,33 @@ class PageArgs:
 
 
 def encode_cursor(key: Any) -> str:
+    if isinstance(key, tuple):
+        key = list(key)
     return base64.urlsafe_b64encode(json.dumps(["k", key]).encode()).decode()
 
 
+def row_key(row: Any, key_names: tuple[str, ...]) -> Any:
+    """A row's position in its listing: one value, or a tuple for a composite key."""
+    if len(key_names) == 1:
+        return getattr(row, key_names[0])
+    return tuple(getattr(row, k) for k in key_names)
+
+
+def _is_key_part(v: Any) -> bool:
+    return isinstance(v, (int, str)) and not isinstance(v, bool)
+
+
 def decode_cursor(cursor: str, field: str = "after") -> Any:
+    """The key a cursor stands for: an int or str, or a list of them (a composite key)."""
     try:
         tag, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if tag != "k" or not isinstance(key, (int, str)) or isinstance(key, bool):
+        if tag != "k":
+            raise ValueError
+        if isinstance(key, list):
+            if not key or not all(_is_key_part(v) for v in key):
+                raise ValueError
+            return tuple(key)
+        if not _is_key_part(key):
             raise ValueError
         return key
     except Exception:  # noqa: BLE001 - any malformed cursor is the same user error
@@ -77,34 +97,52 @@ class Page:
     has_previous: bool
 
 
-def _page_stmt(base: Select, key_col, args: PageArgs) -> Select:
+def _bound(cols: list, cursor: str, field: str):
+    """The cursor's key as SQL: a value, or a row value ``(a, b)`` for a composite key."""
+    key = decode_cursor(cursor, field)
+    if len(cols) == 1:
+        if isinstance(key, tuple):
+            raise InvalidField(field, "not a cursor of this list")
+        return cols[0], key
+    if not isinstance(key, tuple) or len(key) != len(cols):
+        raise InvalidField(field, "not a cursor of this list")
+    return tuple_(*cols), tuple_(*(literal(v) for v in key))
+
+
+def _page_stmt(base: Select, cols: list, args: PageArgs) -> Select:
     stmt = base
     if args.after is not None:
-        stmt = stmt.where(key_col > decode_cursor(args.after, "after"))
+        lhs, rhs = _bound(cols, args.after, "after")
+        stmt = stmt.where(lhs > rhs)
     if args.before is not None:
-        stmt = stmt.where(key_col < decode_cursor(args.before, "before"))
-    order = key_col.desc() if args.backward else key_col.asc()
-    return stmt.order_by(order).limit(args.size + 1)
+        lhs, rhs = _bound(cols, args.before, "before")
+        stmt = stmt.where(lhs < rhs)
+    order = [c.desc() for c in cols] if args.backward else [c.asc() for c in cols]
+    return stmt.order_by(*order).limit(args.size + 1)
 
 
-async def fetch_pages(run, model, key_name: str, bases: Sequence[Select], args: PageArgs) -> list[Page]:
+async def fetch_pages(run, model, key_names: tuple[str, ...], bases: Sequence[Select], args: PageArgs) -> list[Page]:
     """One page per base statement (each a ``select(model).where(...)``), in few statements.
 
-    ``run`` executes a statement on the request's session (serialised per request).
+    ``key_names`` is the listing's order, unique per row. Registry lists are ordered by
+    ``(area_code, id)``: the order of their index, so that a district's first page reads
+    51 index entries instead of walking the primary key past every row registered before
+    the district's (``bench/``: 50-76 ms became ~1 ms). ``run`` executes a statement on
+    the request's session (serialised per request).
     """
     if args.size == 0:
         return [Page([], False, False) for _ in bases]
     pages: list[Page] = []
     for start in range(0, len(bases), MAX_UNION):
         chunk = bases[start:start + MAX_UNION]
-        key_col = getattr(model, key_name)
+        cols = [getattr(model, k) for k in key_names]
         if len(chunk) == 1:
-            rows = (await run(_page_stmt(chunk[0], key_col, args))).scalars().all()
+            rows = (await run(_page_stmt(chunk[0], cols, args))).scalars().all()
             grouped = {0: list(rows)}
         else:
             parts = []
             for i, base in enumerate(chunk):
-                inner = _page_stmt(base.add_columns(literal(i, Integer).label("batch_no")), key_col, args)
+                inner = _page_stmt(base.add_columns(literal(i, Integer).label("batch_no")), cols, args)
                 parts.append(select(inner.subquery()))
             union = union_all(*parts).subquery()
             entity = aliased(model, union)
@@ -112,9 +150,8 @@ async def fetch_pages(run, model, key_name: str, bases: Sequence[Select], args: 
             grouped = {i: [] for i in range(len(chunk))}
             for row, batch_no in result.all():
                 grouped[batch_no].append(row)
-            order = (lambda r: getattr(r, key_name))
             for rows in grouped.values():
-                rows.sort(key=order, reverse=args.backward)
+                rows.sort(key=lambda r: row_key(r, key_names), reverse=args.backward)
         for i in range(len(chunk)):
             rows = grouped.get(i, [])
             more = len(rows) > args.size

@@ -82,28 +82,24 @@ class AreaType(relay.Node):
     @strawberry.field(description="The areas directly below (下级), ordered by code.")
     async def children(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
                        last: int | None = None, before: str | None = None) -> Connection["AreaType"]:
-        return await connection(info, ListKey("children", self.code), page_args(info, first, after, last, before),
-                                AreaType.from_row, "code")
+        return await connection(info, ListKey("children", self.code), page_args(info, first, after, last, before), AreaType.from_row)
 
     @strawberry.field(description="Buildings (楼栋) anywhere in this area.")
     async def buildings(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
                         last: int | None = None, before: str | None = None) -> Connection[BuildingType]:
-        return await connection(info, ListKey("buildings", self.code), page_args(info, first, after, last, before),
-                                BuildingType.from_row, "id")
+        return await connection(info, ListKey("buildings", self.code), page_args(info, first, after, last, before), BuildingType.from_row)
 
     @strawberry.field(description="Households (户) anywhere in this area.")
     async def households(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
                          last: int | None = None, before: str | None = None) -> Connection[HouseholdType]:
-        return await connection(info, ListKey("households", self.code), page_args(info, first, after, last, before),
-                                HouseholdType.from_row, "id")
+        return await connection(info, ListKey("households", self.code), page_args(info, first, after, last, before), HouseholdType.from_row)
 
     @strawberry.field(description="Residents (居民) anywhere in this area, filtered.")
     async def residents(self, info: strawberry.Info, filter: ResidentFilterInput | None = None,
                         first: int | None = None, after: str | None = None, last: int | None = None,
                         before: str | None = None) -> Connection[ResidentType]:
         flt = filter.to_filter() if filter else ResidentFilter()
-        return await connection(info, ListKey("residents", self.code, flt), page_args(info, first, after, last, before),
-                                ResidentType.from_row, "id")
+        return await connection(info, ListKey("residents", self.code, flt), page_args(info, first, after, last, before), ResidentType.from_row)
 
     @strawberry.field(description="Counts for the whole area (汇总); null unless you may read aggregates for all of it.")
     async def stats(self, info: strawberry.Info) -> AreaStats | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from resolvers.loaders import ListKey
-from resolvers.pagination import PageArgs, encode_cursor
+from resolvers.loaders import LIST_MODEL, ListKey
+from resolvers.pagination import PageArgs, encode_cursor, row_key
 from schema.connection import Connection, Edge, PageInfo
 
 
@@ -14,10 +14,11 @@ def page_args(info, first, after, last, before) -> PageArgs:
     return PageArgs(first, after, last, before).validated(s.default_page_size, s.max_page_size)
 
 
-async def connection(info, key: ListKey, args: PageArgs, to_node: Callable, key_name: str) -> Connection:
+async def connection(info, key: ListKey, args: PageArgs, to_node: Callable) -> Connection:
     loaders = info.context.loaders
     page = await loaders.page.load((key, args))
-    edges = [Edge(cursor=encode_cursor(getattr(row, key_name)), node=to_node(row)) for row in page.rows]
+    key_names = LIST_MODEL[key.kind][1]
+    edges = [Edge(cursor=encode_cursor(row_key(row, key_names)), node=to_node(row)) for row in page.rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(

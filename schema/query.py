@@ -31,4 +31,4 @@ class Query:
             validate_code(parent_code, "parentCode")
         search = (search or "").strip() or None
         key = ListKey("areas", None, (Level(level).value if level else None, parent_code, search))
-        return await connection(info, key, page_args(info, first, after, last, before), AreaType.from_row, "code")
+        return await connection(info, key, page_args(info, first, after, last, before), AreaType.from_row)
