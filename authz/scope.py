@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import casbin
-from sqlalchemy import String, and_, false, literal, or_
+from sqlalchemy import String, and_, bindparam, false, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from authz.grants import ActiveGrant, use_grants
 from authz.role_manager import is_area_code
-from db.codes import RANGE_END, merge_prefixes, validate_code
+from db.codes import LEVEL_CODE_LENGTH, RANGE_END, Level, merge_prefixes, validate_code
+
+GRID_CODE_LENGTH = LEVEL_CODE_LENGTH[Level.GRID]
 
 
 def allowed_prefixes(
@@ -109,9 +111,18 @@ class Scope:
         """SQL that is true exactly for rows whose ``column`` (an area code) is in scope.
 
         ``FALSE`` without any prefix; otherwise one ``column >= 'p' AND column < 'p~'``
-        range per merged prefix, OR-ed, each answerable from the column's index.
+        range per merged prefix, OR-ed, each answerable from the column's index. Grid codes
+        are leaves of the tree, so their ranges are single values: they go into one
+        ``column IN (...)``, which keeps the condition small for a user holding many grids
+        (it is applied to every table of every statement of the request).
         """
         prefixes = self.prefixes(resource, action)
         if not prefixes:
             return false()
-        return or_(*(_range(column, p) for p in prefixes))
+        grids = [validate_code(p, "area_code") for p in prefixes if len(p) == GRID_CODE_LENGTH]
+        parts = [_range(column, p) for p in prefixes if len(p) != GRID_CODE_LENGTH]
+        if len(grids) == 1:
+            parts.append(column == literal(grids[0], String, literal_execute=True))
+        elif grids:
+            parts.append(column.in_(bindparam(None, grids, type_=String, expanding=True, literal_execute=True)))
+        return or_(*parts)

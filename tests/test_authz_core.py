@@ -266,7 +266,12 @@ def test_condition_compiles_to_inline_ranges(sqlite_engine):
 
     pg = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     assert "area_code >= '2301'" in pg and "area_code < '2301~'" in pg
-    assert "area_code >= '240101001001001'" in pg and "< '240101001001001~'" in pg
+    # a grid is a leaf: its range is one value
+    assert "area_code = '240101001001001'" in pg
+    many = Scope(ENFORCER, USER, [ActiveGrant("grid_worker", f"24010100100100{i}") for i in range(1, 4)])
+    many_sql = str(sa.select(resident_table.c.id).where(many.condition(resident_table.c.area_code, "resident", "read"))
+                   .compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    assert "area_code IN ('240101001001001', '240101001001002', '240101001001003')" in many_sql
     assert "LIKE" not in pg.upper() and "ANY" not in pg.upper()
     # Without literal_binds the prefixes are post-compile literals, never ordinary binds.
     default = str(stmt.compile(dialect=postgresql.dialect()))
