@@ -21,10 +21,19 @@ from sqlalchemy.orm import Session
 
 DEFAULT_PG = "postgresql+psycopg://root@127.0.0.1:5432/test"
 PG_URL = os.environ.get("WANGGE_TEST_POSTGRES_URL", DEFAULT_PG)
-IN_CI = os.environ.get("CI", "").lower() == "true"
 DEMO_PASSWORD = "demo-password"
 
 os.environ.setdefault("WANGGE_SECRET", "test-secret-" + "x" * 40)
+
+# Property tests explore new examples on developers' machines; in CI they replay a fixed,
+# derandomised set, so a run's verdict does not depend on luck (a failure found locally
+# prints the example to pin with @example).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+if IN_CI:
+    _hypothesis_settings.load_profile("ci")
 
 
 def _pg_reachable() -> str | None:
