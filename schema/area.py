@@ -19,17 +19,17 @@ from schema.scalars import AreaLevel, PopulationKindEnum, ResidentStatusEnum
 
 @strawberry.type(description="Counts for an area, summed from its grids' counters (汇总).")
 class AreaStats:
-    buildings: int
-    households: int
-    residents: int
+    buildings: int = strawberry.field(description="Buildings (楼栋) registered.")
+    households: int = strawberry.field(description="Households (户) registered.")
+    residents: int = strawberry.field(description="Residents (居民) currently living here (status active).")
     floating_residents: int = strawberry.field(description="Floating population (流动人口).")
 
 
 @strawberry.input(description="Filters for a list of residents.")
 class ResidentFilterInput:
     search: str | None = strawberry.field(default=None, description="Name, or the start of an ID number or phone; where you may not read personal data, only a full ID number or phone matches.")
-    status: ResidentStatusEnum | None = None
-    population_kind: PopulationKindEnum | None = None
+    status: ResidentStatusEnum | None = strawberry.field(default=None, description="Only residents with this status.")
+    population_kind: PopulationKindEnum | None = strawberry.field(default=None, description="Only registered (户籍) or only floating (流动) residents.")
     age_min: int | None = strawberry.field(default=None, description="Age band: at least this old.")
     age_max: int | None = strawberry.field(default=None, description="Age band: at most this old.")
 
@@ -46,9 +46,9 @@ class AreaType(relay.Node):
     key: relay.NodeID[str]
     code: str = strawberry.field(description="Statistical division code (统计用区划代码), significant digits: 2, 4, 6, 9, 12 or 15.")
     row: strawberry.Private[rows.Area]
-    level: AreaLevel
-    name: str
-    parent_code: str | None
+    level: AreaLevel = strawberry.field(description="Level in the tree: province (省) down to grid (网格).")
+    name: str = strawberry.field(description="Official name, e.g. 道里区, 乡政社区第一网格.")
+    parent_code: str | None = strawberry.field(description="Code of the parent area (上级); null for a province.")
 
     @classmethod
     def from_row(cls, r: rows.Area) -> "AreaType":

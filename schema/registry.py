@@ -41,9 +41,9 @@ async def _load_many(info, loader_name: str, ids: Iterable[int], required: bool)
 class BuildingType(relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Building]
-    name: str
+    name: str = strawberry.field(description="Name as posted on the building, e.g. 3号楼.")
     units: int = strawberry.field(description="Number of units/entrances (单元).")
-    floors: int | None
+    floors: int | None = strawberry.field(description="Number of floors, if known.")
     area_code: str = strawberry.field(description="Code of the grid (网格) the building is in.")
 
     @classmethod
@@ -75,10 +75,10 @@ class BuildingType(relay.Node):
 class HouseholdType(relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Household]
-    kind: HouseholdKindEnum
+    kind: HouseholdKindEnum = strawberry.field(description="Owner-occupied (自住), rented (租住) or collective (集体户).")
     area_code: str = strawberry.field(description="Code of the grid (网格) the household is in.")
     unit: str | None = strawberry.field(description="Unit/entrance (单元).")
-    room: str | None
+    room: str | None = strawberry.field(description="Room number (室), e.g. 301.")
 
     @classmethod
     def from_row(cls, r: rows.Household) -> "HouseholdType":
@@ -120,14 +120,14 @@ class HouseholdType(relay.Node):
 class ResidentType(relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Resident]
-    gender: GenderEnum
+    gender: GenderEnum = strawberry.field(description="Gender (性别), as the ID number says.")
     area_code: str = strawberry.field(description="Code of the grid (网格) the person lives in.")
     relation_to_head: str = strawberry.field(description="Relation to the head of household (与户主关系): head, spouse, child, parent, other.")
-    population_kind: PopulationKindEnum
-    status: ResidentStatusEnum
+    population_kind: PopulationKindEnum = strawberry.field(description="Registered (户籍人口) or floating (流动人口) population.")
+    status: ResidentStatusEnum = strawberry.field(description="Living here, moved away (迁出) or deceased (死亡).")
     moved_in_on: date | None = strawberry.field(description="Date the person moved in.")
-    removed_reason: str | None
-    removed_on: date | None
+    removed_reason: str | None = strawberry.field(description="Why the person was removed from the registry, if they were.")
+    removed_on: date | None = strawberry.field(description="Date the person moved away or died, if they did.")
 
     @classmethod
     def from_row(cls, r: rows.Resident) -> "ResidentType":

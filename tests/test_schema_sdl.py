@@ -29,3 +29,15 @@ def test_every_type_and_field_is_described():
         if not gql_type.description:
             missing.append(name)
     assert not missing, f"types without a description: {missing}"
+
+
+def test_fields_of_the_registry_read_types_are_described():
+    from graphql import GraphQLObjectType
+
+    read_types = ["Area", "AreaStats", "Building", "Household", "Resident", "ResidentFilterInput"]
+    missing = {
+        name: [f for f, fd in schema._schema.type_map[name].fields.items() if not fd.description]
+        for name in read_types
+    }
+    assert not any(missing.values()), missing
+    assert isinstance(schema._schema.type_map["Area"], GraphQLObjectType)
