@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import casbin
 
+from datetime import datetime
+
 from authz.enforcer import role_permissions
+from authz.role_manager import grant_reaches
 from authz.scope import Scope
 from db.codes import validate_code
 from db.errors import Forbidden, InvalidField
@@ -36,3 +39,29 @@ def check_can_grant(scope: Scope, enforcer: casbin.Enforcer, role: str, area_cod
     if missing:
         listed = ", ".join(f"{act} {res}" for res, act in missing)
         raise Forbidden(f"role '{role}' has rights you do not hold at {area_code}: {listed}", field="role")
+
+
+def check_within_own_term(scope: Scope, enforcer: casbin.Enforcer, role: str, area_code: str,
+                          valid_until: datetime | None, also: tuple[tuple[str, str], ...] = ()) -> None:
+    """Raise :class:`Forbidden` unless the new grant ends when the grantor's own rights to make it do.
+
+    Delegation never climbs in time either: an admin whose own grant ends (a 包保 team
+    leader, an acting administrator) could otherwise give an open-ended role, even admin,
+    to a second account of their own and keep their rights after their grant ended. For
+    each permission needed (those of ``role``, ``grant grant``, and ``also``), the
+    grantor's rights at ``area_code`` last until the latest end of the grants that carry
+    it there; the new grant may run until the earliest of those. Call after
+    :func:`check_can_grant`, which ensures every permission is held.
+    """
+    needed = set(role_permissions(enforcer, role)) | {("grant", "grant")} | set(also)
+    horizon: datetime | None = None
+    for permission in needed:
+        carriers = [g for g in scope.grants
+                    if grant_reaches(g, area_code) and permission in role_permissions(enforcer, g.role)]
+        if not carriers or any(g.valid_until is None for g in carriers):
+            continue  # held without end (a missing one was refused by check_can_grant)
+        end = max(g.valid_until for g in carriers)
+        horizon = end if horizon is None else min(horizon, end)
+    if horizon is not None and (valid_until is None or valid_until > horizon):
+        raise Forbidden(f"your own rights to grant '{role}' at {area_code} end at {horizon.isoformat()}: "
+                        "the grant must end by then", field="validUntil")

@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ActiveGrant:
 
     role: str
     area_code: str
+    #: When the grant ends (aware UTC), None if open-ended: delegation may not outlast it.
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)

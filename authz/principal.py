@@ -65,4 +65,9 @@ async def authenticate(session: AsyncSession, authorization: str | None, secret:
     if not user.is_active or login.revoked_at is not None or expires <= now:
         raise Unauthenticated("invalid or expired token")
     grants = (await session.execute(active_grants_stmt(user.id, now))).scalars().all()
-    return Principal(user, login.id, tuple(ActiveGrant(g.role, g.area_code) for g in grants))
+    return Principal(user, login.id, tuple(ActiveGrant(g.role, g.area_code, _utc(g.valid_until)) for g in grants))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes for ``timestamptz`` columns; they are UTC."""
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value

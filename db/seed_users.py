@@ -109,6 +109,8 @@ def create_user(
         raise InvalidField("displayName", "a display name is required")
     if len(display_name.strip()) > 100:
         raise InvalidField("displayName", "at most 100 characters")
+    if "\x00" in display_name:  # PostgreSQL text refuses NUL: bad input, not a failed INSERT
+        raise InvalidField("displayName", "must not contain NUL characters")
     if not isinstance(password, str) or not password:
         raise InvalidField("password", "a password is required")
     if not allow_short and len(password) < MIN_PASSWORD_LENGTH:

@@ -23,8 +23,8 @@ from db.accounts import AreaGrant, User
 from db.area import Area
 from db.base import utcnow
 from db.errors import Conflict, Forbidden, InvalidField, Unauthenticated
-from resolvers.audit import aware
-from resolvers.pagination import Page, PageArgs, count_many, fetch_pages
+from resolvers.audit import MAX_ID, aware
+from resolvers.pagination import Page, PageArgs, count_many, decode_cursor, fetch_pages
 
 
 def require_user(ctx) -> User:
@@ -35,14 +35,34 @@ def require_user(ctx) -> User:
 
 
 def decode_id(value: str, type_name: str, field: str) -> int:
-    """The integer key inside a Relay global ID of ``type_name``."""
+    """The integer key inside a Relay global ID of ``type_name``.
+
+    Keys beyond the ``integer`` column's range are refused here: no row has one, and the
+    database would answer them with an error instead of "not found".
+    """
     try:
         gid = relay.GlobalID.from_id(value)
         if gid.type_name != type_name:
             raise ValueError
-        return int(gid.node_id)
+        key = node_key(gid.node_id)
+        if key is None:
+            raise ValueError
+        return key
     except Exception:  # noqa: BLE001 - every malformed id is the same user error
         raise InvalidField(field, f"not the id of a {type_name}") from None
+
+
+def node_key(node_id: object) -> int | None:
+    """The integer key of a node id (``"12"``), or None if it cannot be one of ours.
+
+    ``node(id:)`` answers null for such ids, as for any id that does not exist, rather than
+    an internal error (``int("abc")``, or a key the database's ``integer`` cannot hold).
+    """
+    text = str(node_id)
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        return None
+    key = int(text)
+    return key if key <= MAX_ID else None
 
 
 @contextlib.asynccontextmanager
@@ -79,6 +99,8 @@ class UserFilter:
 
     def conditions(self) -> list:
         conds = []
+        if self.search and "\x00" in self.search:  # PostgreSQL text refuses NUL; no name holds one
+            raise InvalidField("search", "must not contain NUL characters")
         if self.search:
             conds.append(or_(User.username.contains(self.search, autoescape=True),
                              User.display_name.contains(self.search, autoescape=True)))
@@ -96,6 +118,12 @@ def users_stmt(ctx, flt: UserFilter):
 
 async def users_page(ctx, flt: UserFilter, args: PageArgs) -> tuple[Page, object]:
     base = users_stmt(ctx, flt)
+    for field, cursor in (("after", args.after), ("before", args.before)):
+        # Keyed on the integer id: a str or huge-int cursor would fail in SQL, not as bad input.
+        if cursor is not None:
+            key = decode_cursor(cursor, field)
+            if not (isinstance(key, int) and not isinstance(key, bool) and 0 <= key <= MAX_ID):
+                raise InvalidField(field, "not a cursor of this list")
     page = (await fetch_pages(ctx.run, User, ("id",), [base], args))[0]
 
     async def count() -> int:

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from authz.delegation import check_can_grant
+from authz.delegation import check_can_grant, check_within_own_term
 from authz.passwords import hash_password
 from db.accounts import AreaGrant, LoginSession, User
 from db.area import Area
@@ -34,7 +34,7 @@ from db.codes import validate_code
 from db.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
 from db.seed_users import create_user as create_account
 from resolvers.account import require_user, transaction, visible_users
-from resolvers.audit import aware, common_area, event
+from resolvers.audit import aware, common_area, event, utc
 
 
 @dataclass
@@ -54,12 +54,14 @@ async def create_user(ctx, new: NewUser) -> User:
     if not ctx.scope.allows(area, "user", "create"):
         raise Forbidden(f"you may not create users at area {area}", field="areaCode")
     check_can_grant(ctx.scope, ctx.scope.enforcer, new.role, area)
+    valid_until = utc(new.valid_until, "validUntil")
+    check_within_own_term(ctx.scope, ctx.scope.enforcer, new.role, area, valid_until, also=(("user", "create"),))
     if not isinstance(new.password, str) or len(new.password) > 1024:
         raise InvalidField("password", "at most 1024 characters")
     password_hash = await asyncio.to_thread(hash_password, new.password)  # off the event loop
     async with transaction(ctx) as session:
         user = await session.run_sync(lambda s: create_account(
-            s, new.username, new.display_name, new.password, new.role, area, new.valid_until,
+            s, new.username, new.display_name, new.password, new.role, area, valid_until,
             policies_path=ctx.settings.policies_path, granted_by=actor.id, password_hash=password_hash))
         user.created_by = actor.id
         grant = (await session.execute(select(AreaGrant).where(AreaGrant.user_id == user.id))).scalar_one()
@@ -94,8 +96,10 @@ async def grant_role(ctx, new: NewGrant) -> AreaGrant:
     actor = require_user(ctx)
     now = utcnow()
     area = validate_code(new.area_code, "areaCode")
-    valid_from = aware(new.valid_from) or now
-    valid_until = aware(new.valid_until)
+    # A grant starts no earlier than it is made: a back-dated validFrom would make the grant
+    # record claim the user held the role before anyone gave it (what audits and reviews read).
+    valid_from = max(utc(new.valid_from, "validFrom") or now, now)
+    valid_until = utc(new.valid_until, "validUntil")
     if valid_until is not None and valid_until <= valid_from:
         raise InvalidField("validUntil", "must be later than validFrom")
     if valid_until is not None and valid_until <= now:
@@ -103,6 +107,7 @@ async def grant_role(ctx, new: NewGrant) -> AreaGrant:
     if new.user_id == actor.id:
         raise Forbidden("you may not grant roles to yourself; ask another administrator", field="userId")
     check_can_grant(ctx.scope, ctx.scope.enforcer, new.role, area)
+    check_within_own_term(ctx.scope, ctx.scope.enforcer, new.role, area, valid_until)
     async with transaction(ctx) as session:
         user = await _visible_user(ctx, session, new.user_id)
         if not user.is_active:

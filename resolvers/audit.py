@@ -32,6 +32,8 @@ from resolvers.pagination import decode_cursor, encode_cursor
 PROVINCE_DIGITS = LEVEL_CODE_LENGTH[Level.PROVINCE]
 #: Longest action name a filter may ask for (the column is 40 characters).
 MAX_ACTION = 40
+#: Largest key of an ``integer`` primary key (PostgreSQL ``int4``); larger ids do not exist.
+MAX_ID = 2**31 - 1
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -39,6 +41,22 @@ def aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=timezone.utc)
+
+
+def utc(value: datetime | None, field: str) -> datetime | None:
+    """An input time as aware UTC (naive means UTC); ``InvalidField`` if UTC cannot hold it.
+
+    Normalised before storing or comparing, because SQLite keeps a ``timestamptz`` as the
+    naive wall-clock time and drops the offset: a grant ending at 18:00+08:00 would end
+    eight hours late there. And a time such as 9999-12-31T23:00-14:00 is past the year
+    9999 in UTC: refused here as bad input instead of failing in the driver.
+    """
+    if value is None:
+        return None
+    try:
+        return aware(value).astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise InvalidField(field, "out of the supported range of times") from None
 
 
 def jsonable(value: Any) -> Any:
@@ -73,6 +91,8 @@ def event(actor, action: str, *, resource: str | None = None, record_ids: Iterab
           at: datetime | None = None) -> AuditEvent:
     """One audit row; ``actor`` is the acting ``User`` (or None), ``actor_username`` overrides its name."""
     name = actor_username if actor_username is not None else (actor.username if actor is not None else None)
+    if name:  # a name typed at login may hold NUL, which PostgreSQL text refuses: the row must still be written
+        name = name.replace("\x00", "\ufffd")
     ids = ",".join(str(i) for i in sorted(set(record_ids))) or None
     row = AuditEvent(actor_id=actor.id if actor is not None else None, actor_username=name[:64] if name else None,
                      action=action, resource=resource, record_ids=ids, area_code=area_code,
@@ -92,9 +112,9 @@ class AuditFilter:
     until: datetime | None = None
 
     def validated(self) -> "AuditFilter":
-        if self.action is not None and not (0 < len(self.action.strip()) <= MAX_ACTION):
-            raise InvalidField("action", f"1 to {MAX_ACTION} characters")
-        since, until = aware(self.since), aware(self.until)
+        if self.action is not None and not (0 < len(self.action.strip()) <= MAX_ACTION and "\x00" not in self.action):
+            raise InvalidField("action", f"1 to {MAX_ACTION} characters")  # NUL: PostgreSQL text refuses it
+        since, until = utc(self.since, "since"), utc(self.until, "until")
         if since is not None and until is not None and until <= since:
             raise InvalidField("until", "must be later than since")
         return AuditFilter(self.action.strip() if self.action else None, since, until)
@@ -135,7 +155,10 @@ async def audit_page(ctx, flt: AuditFilter, first: int, after: str | None) -> Au
     conds = [visible, *flt.conditions()]
     page = select(AuditEvent).where(and_(*conds))
     if after is not None:
-        page = page.where(AuditEvent.id < decode_cursor(after, "after"))
+        key = decode_cursor(after, "after")
+        if not (isinstance(key, int) and 0 <= key <= MAX_ID):  # a str, list or huge int failed in SQL
+            raise InvalidField("after", "not a cursor of this list")
+        page = page.where(AuditEvent.id < key)
     page = page.order_by(AuditEvent.id.desc()).limit(first + 1)
     count_stmt = select(func.count()).select_from(AuditEvent).where(and_(*conds))
 

@@ -83,7 +83,10 @@ async def login(ctx, username: str, password: str) -> Tokens:
     """
     settings, now = ctx.settings, utcnow()
     async with ctx.app_state.system_sessions() as s:
-        user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+        # A name with NUL cannot exist, and PostgreSQL would refuse to compare it: an
+        # internal error, and a failed login left out of the audit trail.
+        user = None if "\x00" in username else (
+            await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
         if user is None or len(password) > MAX_PASSWORD_LENGTH:
             await asyncio.to_thread(verify_password, _dummy_hash(), password[:MAX_PASSWORD_LENGTH])
             s.add(event(None, "login.failed", actor_username=username,
@@ -142,6 +145,9 @@ async def _count_failure(s, user_id: int, settings, now: datetime) -> dict:
 async def refresh(ctx, refresh_token: str) -> Tokens:
     """New tokens for a standing login; the old refresh (and access) token stop working.
 
+    Audited like logins (``token.refresh``, ``token.refresh.failed``): every mutation leaves
+    a row, and a refused refresh of a real session is what a stolen token looks like.
+
     Rotation replaces the login session by a new one with the same end: a refresh never
     extends a login beyond ``refresh_token_days`` after the password was given, and a
     stolen refresh token used after its owner refreshed is refused.
@@ -157,15 +163,27 @@ async def refresh(ctx, refresh_token: str) -> Tokens:
             raise Unauthenticated("invalid or expired token")
         user, old = row
         expires = aware(old.expires_at)
-        if not user.is_active or old.revoked_at is not None or expires <= now:
-            raise Unauthenticated("invalid or expired token")
-        taken = await s.execute(update(LoginSession)
-                                .where(LoginSession.id == old.id, LoginSession.revoked_at.is_(None))
-                                .values(revoked_at=now).execution_options(synchronize_session=False))
-        if taken.rowcount != 1:  # a concurrent refresh with the same token won
+        home = common_area(g.area_code for g in (await s.execute(active_grants_stmt(user.id, now))).scalars())
+        failure = ("account deactivated" if not user.is_active
+                   else "session revoked" if old.revoked_at is not None
+                   else "session expired" if expires <= now else None)
+        if failure is None:
+            taken = await s.execute(update(LoginSession)
+                                    .where(LoginSession.id == old.id, LoginSession.revoked_at.is_(None))
+                                    .values(revoked_at=now).execution_options(synchronize_session=False))
+            if taken.rowcount != 1:  # a concurrent refresh with the same token won
+                failure = "session revoked"
+        if failure is not None:
+            # A replayed refresh token (its session already rotated or logged out) is the
+            # sign of a stolen one: audited like a failed login, committed although refused.
+            s.add(event(None, "token.refresh.failed", actor_username=user.username, resource="user",
+                        record_ids=[user.id], area_code=home, detail={"reason": failure, "session": old.id}))
+            await s.commit()
             raise Unauthenticated("invalid or expired token")
         session_id = str(uuid.uuid4())
         s.add(LoginSession(id=session_id, user_id=user.id, created_at=now, expires_at=expires))
+        s.add(event(user, "token.refresh", resource="user", record_ids=[user.id], area_code=home,
+                    detail={"session": session_id, "replaces": old.id}))
         viewer = await load_viewer(s, user, ctx.app_state.enforcer, now)
         await s.commit()
     access, new_refresh, access_expires = _issue(settings, user.id, session_id, expires, now)

@@ -67,9 +67,9 @@ class GrantType(relay.Node):
         ctx = info.context
         if ctx.user is None:
             return [None for _ in node_ids]
-        ids = [int(i) for i in node_ids]
+        ids = [accounts.node_key(i) for i in node_ids]  # None (not an error) for ids that cannot exist
         stmt = (select(rows.AreaGrant, Area.name).outerjoin(Area, Area.code == rows.AreaGrant.area_code)
-                .where(rows.AreaGrant.id.in_(ids)))
+                .where(rows.AreaGrant.id.in_([i for i in ids if i is not None])))
         found = {g.id: (g, n) for g, n in (await ctx.run(stmt)).all()}
         return [cls.from_row(*found[i]) if i in found else None for i in ids]
 
@@ -100,8 +100,10 @@ class UserType(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await accounts.loaders(info.context).user.load_many([int(i) for i in node_ids])
-        return [cls.from_row(u) if u else None for u in found]
+        keys = [accounts.node_key(i) for i in node_ids]  # None (not an error) for ids that cannot exist
+        found = await accounts.loaders(info.context).user.load_many([k for k in keys if k is not None])
+        by_key = dict(zip([k for k in keys if k is not None], found))
+        return [cls.from_row(by_key[k]) if k is not None and by_key.get(k) else None for k in keys]
 
 
 @strawberry.type(description="Who is asking: the logged-in user, the grants valid now and what they allow.")
