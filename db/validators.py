@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import unicodedata
 
 from db.errors import InvalidField
 
@@ -36,6 +37,33 @@ PROVINCE_CODES: frozenset[str] = frozenset(
 ID_EARLIEST_BIRTH = _dt.date(1900, 1, 1)
 
 _DIGITS = frozenset("0123456789")
+
+
+#: Largest id the integer primary keys hold (PostgreSQL ``integer``).
+MAX_DB_ID = 2**31 - 1
+
+
+def parse_db_id(value) -> int | None:
+    """The database id written in a global ID (``Resident:42`` -> 42), or None.
+
+    Only 1 to ``MAX_DB_ID`` in plain ASCII digits: ``int()`` alone let ``abc`` raise and
+    ``10**20`` reach the driver ("integer out of range", "Python int too large"), which
+    surfaced as INTERNAL_SERVER_ERROR instead of "no such object".
+    """
+    if not isinstance(value, str) or not _is_digits(value) or len(value) > 10:
+        return None
+    n = int(value)
+    return n if 0 < n <= MAX_DB_ID else None
+
+
+def has_unstorable_chars(value: str) -> bool:
+    """Whether ``value`` holds control characters (NUL above all) or lone surrogates.
+
+    PostgreSQL refuses NUL in text and psycopg cannot encode a lone surrogate, so such
+    a value, in a search term or a field, raised INTERNAL_SERVER_ERROR; SQLite stored NUL
+    silently (and cut LIKE patterns at it). No name, address or search needs them.
+    """
+    return any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
 
 
 def _is_digits(s: str) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import and_, false, or_
 
 from db.errors import InvalidField
 from db.registry import Resident
-from db.validators import validate_national_id, validate_phone
+from db.validators import has_unstorable_chars, validate_national_id, validate_phone
 from authz.scope import Scope
 
 MAX_SEARCH = 50
@@ -32,6 +32,9 @@ class ResidentFilter:
     def validated(self) -> "ResidentFilter":
         if self.search is not None and len(self.search.strip()) > MAX_SEARCH:
             raise InvalidField("search", f"at most {MAX_SEARCH} characters")
+        if self.search is not None and has_unstorable_chars(self.search):
+            # NUL failed on PostgreSQL (internal error) and cut SQLite's LIKE pattern to "%".
+            raise InvalidField("search", "must not contain control characters")
         for name in ("age_min", "age_max"):
             v = getattr(self, name)
             if v is not None and not 0 <= v <= 150:

@@ -97,16 +97,33 @@ class Page:
     has_previous: bool
 
 
+#: Bounds of a key part a cursor may carry: integer keys are PostgreSQL ``integer``.
+MAX_INT_KEY = 2**31 - 1
+MAX_STR_KEY = 64
+
+
+def _fits(col, value: Any) -> bool:
+    """Whether ``value`` can be compared with ``col``: same kind, storable, in range.
+
+    A crafted cursor's key is compared with the listing's columns in SQL. A string against
+    an integer column (or the reverse), an integer past the column's range, or a string
+    with NUL failed in the driver or PostgreSQL and came back as INTERNAL_SERVER_ERROR.
+    """
+    if col.type.python_type is int:
+        return isinstance(value, int) and -MAX_INT_KEY <= value <= MAX_INT_KEY
+    return isinstance(value, str) and len(value) <= MAX_STR_KEY and "\x00" not in value
+
+
 def _bound(cols: list, cursor: str, field: str):
     """The cursor's key as SQL: a value, or a row value ``(a, b)`` for a composite key."""
     key = decode_cursor(cursor, field)
-    if len(cols) == 1:
-        if isinstance(key, tuple):
-            raise InvalidField(field, "not a cursor of this list")
-        return cols[0], key
-    if not isinstance(key, tuple) or len(key) != len(cols):
+    parts = key if isinstance(key, tuple) else (key,)
+    if len(parts) != len(cols) or (len(cols) == 1 and isinstance(key, tuple)) \
+            or not all(_fits(c, v) for c, v in zip(cols, parts)):
         raise InvalidField(field, "not a cursor of this list")
-    return tuple_(*cols), tuple_(*(literal(v) for v in key))
+    if len(cols) == 1:
+        return cols[0], key
+    return tuple_(*cols), tuple_(*(literal(v, c.type) for c, v in zip(cols, key)))
 
 
 def _page_stmt(base: Select, cols: list, args: PageArgs) -> Select:

@@ -19,7 +19,8 @@ from datetime import date
 from strawberry import UNSET, relay
 
 from db.errors import DomainError, InvalidField
-from db.validators import id_birth_date, id_gender, validate_national_id, validate_phone
+from db.validators import (has_unstorable_chars, id_birth_date, id_gender, parse_db_id, validate_national_id,
+                           validate_phone)
 
 #: Relation to the head of household (与户主关系), as the registry records it.
 RELATIONS = ("head", "spouse", "child", "parent", "other")
@@ -70,6 +71,8 @@ class Checker:
             return None
         if len(text) > max_len:
             self.fail(name, f"at most {max_len} characters, got {len(text)}")
+        elif has_unstorable_chars(text):  # NUL: PostgreSQL refused it (an internal error), SQLite stored it
+            self.fail(name, "must not contain control characters")
         return text
 
     def number(self, value, name: str, low: int, high: int, *, required: bool) -> int | None:
@@ -143,8 +146,13 @@ def decode_id(value, type_name: str, name: str, checker: Checker) -> int | None:
         return None
     try:
         gid = relay.GlobalID.from_id(value)
-        node_id = int(gid.node_id)
     except Exception:  # noqa: BLE001 - any decoding failure means "not an ID of ours"
+        checker.fail(name, "not a valid ID")
+        return None
+    # Digits within the key's range only: a huge number used to reach the driver and fail
+    # as INTERNAL_SERVER_ERROR ("integer out of range").
+    node_id = parse_db_id(gid.node_id)
+    if node_id is None:
         checker.fail(name, "not a valid ID")
         return None
     if gid.type_name != type_name:

@@ -6,6 +6,7 @@ import strawberry
 from strawberry import relay
 
 from authz.masking import mask_name, mask_phone
+from authz.role_manager import is_area_code
 from db import area as rows
 from db.codes import Level, ancestor_codes
 from db.registry import PopulationKind, ResidentStatus
@@ -56,8 +57,12 @@ class AreaType(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await info.context.loaders.area.load_many(list(node_ids))
-        return [cls.from_row(a) if a else None for a in found]
+        # Only well-formed codes reach the database: ``Area:\x00`` failed on PostgreSQL
+        # (INTERNAL_SERVER_ERROR); a malformed code answers null like an unknown one.
+        codes = [c if is_area_code(c) else None for c in node_ids]
+        found = iter(await info.context.loaders.area.load_many([c for c in codes if c is not None]))
+        rows = [next(found) if c is not None else None for c in codes]
+        return [cls.from_row(a) if a else None for a in rows]
 
     @strawberry.field(description="Grids only: the grid worker (网格员) responsible; masked unless you may read personal data here.")
     def grid_worker_name(self, info: strawberry.Info) -> str | None:

@@ -6,6 +6,9 @@ import strawberry
 from strawberry import relay
 
 from db.codes import Level, validate_code
+from db.errors import InvalidField
+from db.validators import has_unstorable_chars
+from resolvers.filters import MAX_SEARCH
 from resolvers.loaders import ListKey
 from schema.area import AreaType
 from schema.connection import Connection
@@ -30,5 +33,11 @@ class Query:
         if parent_code is not None:
             validate_code(parent_code, "parentCode")
         search = (search or "").strip() or None
+        # Bounded and printable: a 100,000-character pattern failed SQLite's LIKE, and NUL
+        # PostgreSQL, both as INTERNAL_SERVER_ERROR.
+        if search is not None and len(search) > MAX_SEARCH:
+            raise InvalidField("search", f"at most {MAX_SEARCH} characters")
+        if search is not None and has_unstorable_chars(search):
+            raise InvalidField("search", "must not contain control characters")
         key = ListKey("areas", None, (Level(level).value if level else None, parent_code, search))
         return await connection(info, key, page_args(info, first, after, last, before), AreaType.from_row)

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Iterable
 import strawberry
 from strawberry import relay
 
-from authz.masking import mask_address, mask_id_number, mask_name, mask_phone
+from authz.masking import ADDRESS_MASK, mask_address, mask_id_number, mask_name, mask_phone
 from db import registry as rows
+from db.validators import parse_db_id
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum, ResidentStatusEnum
 
 if TYPE_CHECKING:
@@ -32,9 +33,17 @@ def reveal(info, resource: str, row, value, mask):
     return mask(value)
 
 
-async def _load_many(info, loader_name: str, ids: Iterable[int], required: bool):
+async def _load_many(info, loader_name: str, node_ids: Iterable[str], required: bool):
+    """Rows for the node ids of ``node(id:)``/``nodes(ids:)``; None where there is none.
+
+    An id that cannot be a database id (``Resident:abc``, ``Resident:99999999999999999999``)
+    answers None like a missing row, instead of reaching ``int()`` or the driver and
+    coming back as INTERNAL_SERVER_ERROR.
+    """
     loader = getattr(info.context.loaders, loader_name)
-    return await loader.load_many(list(ids))
+    ids = [parse_db_id(i) for i in node_ids]
+    found = iter(await loader.load_many([i for i in ids if i is not None]))
+    return [None if i is None else next(found) for i in ids]
 
 
 @strawberry.type(name="Building", description="A building (楼栋) in a grid.")
@@ -67,7 +76,7 @@ class BuildingType(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, "building", (int(i) for i in node_ids), required)
+        found = await _load_many(info, "building", node_ids, required)
         return [cls.from_row(r) if r else None for r in found]
 
 
@@ -77,12 +86,21 @@ class HouseholdType(relay.Node):
     row: strawberry.Private[rows.Household]
     kind: HouseholdKindEnum = strawberry.field(description="Owner-occupied (自住), rented (租住) or collective (集体户).")
     area_code: str = strawberry.field(description="Code of the grid (网格) the household is in.")
-    unit: str | None = strawberry.field(description="Unit/entrance (单元).")
-    room: str | None = strawberry.field(description="Room number (室), e.g. 301.")
 
     @classmethod
     def from_row(cls, r: rows.Household) -> "HouseholdType":
-        return cls(id=r.id, row=r, kind=rows.HouseholdKind(r.kind), area_code=r.area_code, unit=r.unit, room=r.room)
+        return cls(id=r.id, row=r, kind=rows.HouseholdKind(r.kind), area_code=r.area_code)
+
+    # Unit and room are part of the exact address: shown in clear next to the building's
+    # address ("乡政社区1号楼" + "2单元" + "403"), they rebuilt the masked ``address``
+    # ("乡政社区1号楼2单元403室") for any viewer without read_pii. Masked alike.
+    @strawberry.field(description="Unit/entrance (单元).")
+    def unit(self, info: strawberry.Info) -> str | None:
+        return reveal(info, "household", self.row, self.row.unit, lambda _v: ADDRESS_MASK)
+
+    @strawberry.field(description="Room number (室), e.g. 301.")
+    def room(self, info: strawberry.Info) -> str | None:
+        return reveal(info, "household", self.row, self.row.room, lambda _v: ADDRESS_MASK)
 
     @strawberry.field(description="Exact address; masked unless you may read personal data here.")
     def address(self, info: strawberry.Info) -> str:
@@ -112,7 +130,7 @@ class HouseholdType(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, "household", (int(i) for i in node_ids), required)
+        found = await _load_many(info, "household", node_ids, required)
         return [cls.from_row(r) if r else None for r in found]
 
 
@@ -176,5 +194,5 @@ class ResidentType(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, "resident", (int(i) for i in node_ids), required)
+        found = await _load_many(info, "resident", node_ids, required)
         return [cls.from_row(r) if r else None for r in found]

@@ -13,6 +13,7 @@ import logging
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.relay.types import GlobalIDValueError
 
 from db.errors import DomainError
 
@@ -27,6 +28,11 @@ def classify(error: GraphQLError, production: bool) -> GraphQLError:
         if original.field:
             ext["field"] = original.field
         return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, None, ext)
+    if isinstance(original, GlobalIDValueError):
+        # A malformed or foreign global ID (``!!!``, ``Nope:1``) is the client's mistake,
+        # not a bug: it was reported as INTERNAL_SERVER_ERROR.
+        ext["code"] = "BAD_USER_INPUT"
+        return GraphQLError("not a valid ID", error.nodes, error.source, error.positions, error.path, None, ext)
     if original is None:
         ext.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST")
         return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None, ext)
