@@ -68,6 +68,7 @@ class GrantType(relay.Node):
         if ctx.user is None:
             return [None for _ in node_ids]
         ids = [accounts.node_key(i) for i in node_ids]  # None (not an error) for ids that cannot exist
+        ctx.charge(len(ids))  # nodes(ids:) counts against the query's budget
         stmt = (select(rows.AreaGrant, Area.name).outerjoin(Area, Area.code == rows.AreaGrant.area_code)
                 .where(rows.AreaGrant.id.in_([i for i in ids if i is not None])))
         found = {g.id: (g, n) for g, n in (await ctx.run(stmt)).all()}
@@ -101,6 +102,7 @@ class UserType(relay.Node):
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
         keys = [accounts.node_key(i) for i in node_ids]  # None (not an error) for ids that cannot exist
+        info.context.charge(len(keys))  # nodes(ids:) counts against the query's budget
         found = await accounts.loaders(info.context).user.load_many([k for k in keys if k is not None])
         by_key = dict(zip([k for k in keys if k is not None], found))
         return [cls.from_row(by_key[k]) if k is not None and by_key.get(k) else None for k in keys]

@@ -40,6 +40,8 @@ async def _load_many(info, loader_name: str, node_ids: Iterable[str], required: 
     answers None like a missing row, instead of reaching ``int()`` or the driver and
     coming back as INTERNAL_SERVER_ERROR.
     """
+    node_ids = list(node_ids)
+    info.context.charge(len(node_ids))  # nodes(ids:) counts against the query's budget
     loader = getattr(info.context.loaders, loader_name)
     ids = [parse_db_id(i) for i in node_ids]
     found = iter(await loader.load_many([i for i in ids if i is not None]))
@@ -59,9 +61,9 @@ class BuildingType(relay.Node):
     def from_row(cls, r: rows.Building) -> "BuildingType":
         return cls(id=r.id, row=r, name=r.name, units=r.units, floors=r.floors, area_code=r.area_code)
 
-    @strawberry.field(description="Street address of the building.")
+    @strawberry.field(description="Street address of the building; masked unless you may read personal data here.")
     def address(self, info: strawberry.Info) -> str | None:
-        return self.row.address
+        return reveal(info, "building", self.row, self.row.address, mask_address)
 
     @strawberry.field(description="Version for optimistic locking: send it back when updating.")
     def version(self) -> int:
@@ -144,7 +146,6 @@ class ResidentType(relay.Node):
     population_kind: PopulationKindEnum = strawberry.field(description="Registered (户籍人口) or floating (流动人口) population.")
     status: ResidentStatusEnum = strawberry.field(description="Living here, moved away (迁出) or deceased (死亡).")
     moved_in_on: date | None = strawberry.field(description="Date the person moved in.")
-    removed_reason: str | None = strawberry.field(description="Why the person was removed from the registry, if they were.")
     removed_on: date | None = strawberry.field(description="Date the person moved away or died, if they did.")
 
     @classmethod
@@ -152,8 +153,12 @@ class ResidentType(relay.Node):
         return cls(
             id=r.id, row=r, gender=rows.Gender(r.gender), area_code=r.area_code, relation_to_head=r.relation_to_head,
             population_kind=rows.PopulationKind(r.population_kind), status=rows.ResidentStatus(r.status),
-            moved_in_on=r.moved_in_on, removed_reason=r.removed_reason, removed_on=r.removed_on,
+            moved_in_on=r.moved_in_on, removed_on=r.removed_on,
         )
+
+    @strawberry.field(description="Why the person was removed from the registry, if they were (free text: masked unless you may read personal data here).")
+    def removed_reason(self, info: strawberry.Info) -> str | None:
+        return reveal(info, "resident", self.row, self.row.removed_reason, lambda _v: "****")
 
     @strawberry.field(description="Full name (姓名); masked (张**) unless you may read personal data here.")
     def name(self, info: strawberry.Info) -> str:

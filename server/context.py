@@ -24,7 +24,7 @@ class ClearRead:
     """Personal data shown in clear during this request, audited when it ends."""
 
     resource: str
-    record_id: int
+    record_id: int | str  # a row id, or an area code for a grid worker's contact
     area_code: str
 
 
@@ -40,7 +40,7 @@ class RequestContext:
     session_id: str | None = None
     auth_error: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    clear_reads: dict[tuple[str, int], ClearRead] = field(default_factory=dict)
+    clear_reads: dict[tuple[str, int | str], ClearRead] = field(default_factory=dict)
     loaders: Any = None
     #: Objects this operation may still ask for; see ``charge``.
     budget: int = 20_000
@@ -68,5 +68,5 @@ class RequestContext:
         """Cheap check against the compiled prefixes (no Casbin call per row)."""
         return any(area_code.startswith(p) for p in self.scope.prefixes(resource, action))
 
-    def note_clear_read(self, resource: str, record_id: int, area_code: str) -> None:
+    def note_clear_read(self, resource: str, record_id: int | str, area_code: str) -> None:
         self.clear_reads.setdefault((resource, record_id), ClearRead(resource, record_id, area_code))

@@ -277,3 +277,40 @@ def test_a_query_asking_for_too_many_objects_is_refused(api, statements):
     assert not any("FROM resident" in s for s in statements.statements)
     small = "{ areas(level: GRID, first: 100) { edges { node { code residents(first: 100) { edges { node { id } } } } } } }"
     assert not api.query(small, user="province_admin").get("errors")
+
+
+def test_nodes_with_too_many_ids_is_refused(api):
+    ids = [_global_id("Resident", i) for i in range(1, 25_001)]
+    body = api.query('query($ids: [ID!]!) { nodes(ids: $ids) { id } }', {"ids": ids}, user="grid_worker")
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+
+
+def test_masked_viewers_get_no_free_text_or_building_addresses(api, sync_session):
+    from db.registry import Resident
+
+    r = sync_session.query(Resident).filter(Resident.area_code == GRID).first()
+    r.status, r.removed_reason = "moved_away", "随女儿迁往哈尔滨市南岗区花园街道12号"
+    sync_session.commit()
+    q = '{ area(code: "%s") { buildings(first: 1) { edges { node { address } } } residents(filter: {status: MOVED_AWAY}) { edges { node { removedReason } } } } }' % GRID
+    masked = api.data(q, user="city_officer")["area"]
+    clear = api.data(q, user="grid_worker")["area"]
+    assert masked["residents"]["edges"][0]["node"]["removedReason"] == "****"
+    assert clear["residents"]["edges"][0]["node"]["removedReason"].startswith("随女儿")
+    assert "*" in masked["buildings"]["edges"][0]["node"]["address"]
+    assert "*" not in clear["buildings"]["edges"][0]["node"]["address"]
+
+
+def test_clear_grid_worker_contacts_are_audited(api, db_url):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from db.audit import AuditEvent
+    from db.engine import make_sync_engine
+
+    api.data('{ area(code: "%s") { gridWorkerName gridWorkerPhone } }' % GRID, user="grid_worker")
+    engine = make_sync_engine(db_url)
+    with Session(engine) as s:
+        rows = s.execute(select(AuditEvent.resource, AuditEvent.record_ids)
+                         .where(AuditEvent.action == "pii.read")).all()
+    engine.dispose()
+    assert ("area", GRID) in [tuple(r) for r in rows]
