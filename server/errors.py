@@ -36,6 +36,11 @@ def classify(error: GraphQLError, production: bool) -> GraphQLError:
     if original is None:
         ext.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST")
         return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None, ext)
+    if error.path is None and error.message.startswith("Variable '$"):
+        # graphql-core coercing a variable (``DateTime`` "yesterday") keeps the scalar's
+        # ValueError as the cause: the client's input, not a bug, and the message is about it.
+        ext["code"] = "BAD_USER_INPUT"
+        return GraphQLError(error.message, error.nodes, error.source, error.positions, None, None, ext)
     log.error("internal error at %s", error.path, exc_info=original)
     ext["code"] = "INTERNAL_SERVER_ERROR"
     message = "Internal server error" if production else error.message

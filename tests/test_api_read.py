@@ -314,3 +314,11 @@ def test_clear_grid_worker_contacts_are_audited(api, db_url):
                          .where(AuditEvent.action == "pii.read")).all()
     engine.dispose()
     assert ("area", GRID) in [tuple(r) for r in rows]
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-45T00:00:00"])
+def test_malformed_variables_are_user_errors(api, value):
+    body = api.query('query($t: DateTime) { auditEvents(since: $t) { totalCount } }', {"t": value},
+                     user="district_admin")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "$t" in body["errors"][0]["message"]
