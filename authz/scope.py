@@ -65,8 +65,13 @@ def allowed_prefixes(
     return merge_prefixes(allowed)
 
 
-def _range(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
-    prefix = validate_code(prefix, "area_code")  # digits only: safe to inline
+def in_subtree(column: ColumnElement[str], prefix: str, field: str = "area_code") -> ColumnElement[bool]:
+    """Rows whose area code lies in ``prefix``'s subtree: one index range.
+
+    Used by the scope and by every listing "under this area", so both write the range the
+    same way, with the validated prefix inlined.
+    """
+    prefix = validate_code(prefix, field)  # digits only: safe to inline
     # literal_execute: SQLAlchemy's compiled cache stays structural, while the driver
     # (and so PostgreSQL's plan cache) sees the constants inline.
     low = literal(prefix, String, literal_execute=True)
@@ -120,7 +125,7 @@ class Scope:
         if not prefixes:
             return false()
         grids = [validate_code(p, "area_code") for p in prefixes if len(p) == GRID_CODE_LENGTH]
-        parts = [_range(column, p) for p in prefixes if len(p) != GRID_CODE_LENGTH]
+        parts = [in_subtree(column, p) for p in prefixes if len(p) != GRID_CODE_LENGTH]
         if len(grids) == 1:
             parts.append(column == literal(grids[0], String, literal_execute=True))
         elif grids:

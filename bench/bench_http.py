@@ -46,7 +46,7 @@ from authz.tokens import issue_access_token  # noqa: E402
 from db.accounts import AreaGrant, LoginSession, User  # noqa: E402
 from db.engine import make_sync_engine  # noqa: E402
 from db.stats import GridStats  # noqa: E402
-from resolvers.loaders import in_area  # noqa: E402
+from authz.scope import in_subtree  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -111,7 +111,7 @@ def make_tokens(url: str, picks, secret: str) -> tuple[dict[str, str], int]:
             s.add(LoginSession(id=sid, user_id=user_id, expires_at=now + dt.timedelta(hours=2)))
             tokens[key] = issue_access_token(user_id, secret, session_id=sid, ttl=dt.timedelta(hours=1))
         city_residents = s.execute(select(func.sum(GridStats.residents))
-                                   .where(in_area(GridStats.area_code, picks.city))).scalar()
+                                   .where(in_subtree(GridStats.area_code, picks.city))).scalar()
     engine.dispose()
     return tokens, int(city_residents)
 

@@ -47,7 +47,7 @@ from db.codes import validate_code  # noqa: E402
 from db.engine import make_sync_engine  # noqa: E402
 from db.registry import Resident  # noqa: E402
 from db.stats import GridStats  # noqa: E402
-from resolvers.loaders import in_area  # noqa: E402
+from authz.scope import in_subtree  # noqa: E402
 
 PAGE = 50
 
@@ -185,7 +185,7 @@ def bench_counts(r: Runner, picks, show_plans: bool) -> dict:
     for label, code, runs in (("city " + picks.city, picks.city, r.runs), ("province 23", picks.province, 10)):
         scope = r.scope(f"officer_{code}", [ActiveGrant("officer", code)])
         count_stmt = select(func.count()).select_from(Resident).where(Resident.status == "active")
-        sum_stmt = select(func.coalesce(func.sum(GridStats.residents), 0)).where(in_area(GridStats.area_code, code))
+        sum_stmt = select(func.coalesce(func.sum(GridStats.residents), 0)).where(in_subtree(GridStats.area_code, code))
 
         def count():
             with ScopedSession(bind=r.engine, info={"scope": scope}) as s:

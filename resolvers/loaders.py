@@ -14,22 +14,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Hashable
 
-from sqlalchemy import String, and_, literal, select
+from sqlalchemy import Integer, func, literal, select, union_all
 from strawberry.dataloader import DataLoader
 
+from authz.scope import in_subtree
 from db.area import Area
-from db.codes import RANGE_END, validate_code
 from db.registry import Building, Household, Resident
 from db.stats import GridStats
 from resolvers.filters import ResidentFilter
 from resolvers.pagination import Page, PageArgs, count_many, fetch_pages
-
-
-def in_area(column, code: str):
-    """Rows of ``code``'s subtree: one index range, the code inlined (validated digits)."""
-    code = validate_code(code, "code")
-    return and_(column >= literal(code, String, literal_execute=True),
-                column < literal(code + RANGE_END, String, literal_execute=True))
 
 
 @dataclass(frozen=True)
@@ -85,15 +78,13 @@ class Loaders:
         return [grouped.get(h, []) for h in household_ids]
 
     async def _load_stats(self, codes: list[str]) -> list[dict[str, int]]:
-        from sqlalchemy import Integer, func, union_all
-
         parts = [
             select(literal(i, Integer).label("batch_no"),
                    func.coalesce(func.sum(GridStats.buildings), 0).label("buildings"),
                    func.coalesce(func.sum(GridStats.households), 0).label("households"),
                    func.coalesce(func.sum(GridStats.residents), 0).label("residents"),
                    func.coalesce(func.sum(GridStats.floating_residents), 0).label("floating"))
-            .where(in_area(GridStats.area_code, c))
+            .where(in_subtree(GridStats.area_code, c, "code"))
             for i, c in enumerate(codes)
         ]
         result = await self.ctx.run(parts[0] if len(parts) == 1 else union_all(*parts))
@@ -115,7 +106,7 @@ class Loaders:
             if search:
                 stmt = stmt.where(Area.name.contains(search, autoescape=True))
             return stmt
-        stmt = select(model).where(in_area(model.area_code, key.parent))
+        stmt = select(model).where(in_subtree(model.area_code, key.parent, "code"))
         if key.kind == "residents" and key.filters is not None:
             flt: ResidentFilter = key.filters
             stmt = stmt.where(*flt.conditions(self.ctx.scope, date.today()))

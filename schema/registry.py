@@ -48,6 +48,14 @@ async def _load_many(info, loader_name: str, node_ids: Iterable[str], required: 
     return [None if i is None else next(found) for i in ids]
 
 
+async def grid_of(info, area_code: str):
+    """The grid (an ``Area``) a registry record belongs to, through the request's loader."""
+    from schema.area import AreaType
+
+    a = await info.context.loaders.area.load(area_code)
+    return AreaType.from_row(a) if a else None
+
+
 @strawberry.type(name="Building", description="A building (楼栋) in a grid.")
 class BuildingType(relay.Node):
     id: relay.NodeID[int]
@@ -71,10 +79,7 @@ class BuildingType(relay.Node):
 
     @strawberry.field(description="The grid (网格) the building belongs to.")
     async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
-        from schema.area import AreaType
-
-        a = await info.context.loaders.area.load(self.area_code)
-        return AreaType.from_row(a) if a else None
+        return await grid_of(info, self.area_code)
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
@@ -125,10 +130,7 @@ class HouseholdType(relay.Node):
 
     @strawberry.field(description="The grid (网格) the household belongs to.")
     async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
-        from schema.area import AreaType
-
-        a = await info.context.loaders.area.load(self.area_code)
-        return AreaType.from_row(a) if a else None
+        return await grid_of(info, self.area_code)
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
@@ -192,10 +194,7 @@ class ResidentType(relay.Node):
 
     @strawberry.field(description="The grid (网格) the person lives in.")
     async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
-        from schema.area import AreaType
-
-        a = await info.context.loaders.area.load(self.area_code)
-        return AreaType.from_row(a) if a else None
+        return await grid_of(info, self.area_code)
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
