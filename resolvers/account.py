@@ -23,8 +23,9 @@ from db.accounts import AreaGrant, User
 from db.area import Area
 from db.base import utcnow
 from db.errors import Conflict, Forbidden, InvalidField, Unauthenticated
-from resolvers.audit import MAX_ID, aware
-from resolvers.pagination import Page, PageArgs, count_many, decode_cursor, fetch_pages
+from db.validators import parse_db_id
+from resolvers.audit import aware
+from resolvers.pagination import Page, PageArgs, count_many, fetch_pages
 
 
 def require_user(ctx) -> User:
@@ -58,11 +59,7 @@ def node_key(node_id: object) -> int | None:
     ``node(id:)`` answers null for such ids, as for any id that does not exist, rather than
     an internal error (``int("abc")``, or a key the database's ``integer`` cannot hold).
     """
-    text = str(node_id)
-    if not (text.isascii() and text.isdigit() and len(text) <= 10):
-        return None
-    key = int(text)
-    return key if key <= MAX_ID else None
+    return parse_db_id(str(node_id))
 
 
 @contextlib.asynccontextmanager
@@ -118,12 +115,6 @@ def users_stmt(ctx, flt: UserFilter):
 
 async def users_page(ctx, flt: UserFilter, args: PageArgs) -> tuple[Page, object]:
     base = users_stmt(ctx, flt)
-    for field, cursor in (("after", args.after), ("before", args.before)):
-        # Keyed on the integer id: a str or huge-int cursor would fail in SQL, not as bad input.
-        if cursor is not None:
-            key = decode_cursor(cursor, field)
-            if not (isinstance(key, int) and not isinstance(key, bool) and 0 <= key <= MAX_ID):
-                raise InvalidField(field, "not a cursor of this list")
     page = (await fetch_pages(ctx.run, User, ("id",), [base], args))[0]
 
     async def count() -> int:

@@ -27,13 +27,11 @@ from authz.role_manager import is_area_code
 from db.audit import AuditEvent
 from db.codes import LEVEL_CODE_LENGTH, Level
 from db.errors import Forbidden, InvalidField, Unauthenticated
-from resolvers.pagination import decode_cursor, encode_cursor
+from resolvers.pagination import cursor_key, encode_cursor
 
 PROVINCE_DIGITS = LEVEL_CODE_LENGTH[Level.PROVINCE]
 #: Longest action name a filter may ask for (the column is 40 characters).
 MAX_ACTION = 40
-#: Largest key of an ``integer`` primary key (PostgreSQL ``int4``); larger ids do not exist.
-MAX_ID = 2**31 - 1
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -155,10 +153,7 @@ async def audit_page(ctx, flt: AuditFilter, first: int, after: str | None) -> Au
     conds = [visible, *flt.conditions()]
     page = select(AuditEvent).where(and_(*conds))
     if after is not None:
-        key = decode_cursor(after, "after")
-        if not (isinstance(key, int) and 0 <= key <= MAX_ID):  # a str, list or huge int failed in SQL
-            raise InvalidField("after", "not a cursor of this list")
-        page = page.where(AuditEvent.id < key)
+        page = page.where(AuditEvent.id < cursor_key(after, "after", [AuditEvent.id]))
     page = page.order_by(AuditEvent.id.desc()).limit(first + 1)
     count_stmt = select(func.count()).select_from(AuditEvent).where(and_(*conds))
 

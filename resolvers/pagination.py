@@ -18,6 +18,7 @@ from sqlalchemy import Integer, Select, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from db.errors import InvalidField
+from db.validators import MAX_DB_ID
 
 #: SQLite's default limit on the members of one compound SELECT is 500.
 MAX_UNION = 400
@@ -97,8 +98,7 @@ class Page:
     has_previous: bool
 
 
-#: Bounds of a key part a cursor may carry: integer keys are PostgreSQL ``integer``.
-MAX_INT_KEY = 2**31 - 1
+#: Longest string key part a cursor may carry (area codes have 15 characters).
 MAX_STR_KEY = 64
 
 
@@ -110,17 +110,27 @@ def _fits(col, value: Any) -> bool:
     with NUL failed in the driver or PostgreSQL and came back as INTERNAL_SERVER_ERROR.
     """
     if col.type.python_type is int:
-        return isinstance(value, int) and -MAX_INT_KEY <= value <= MAX_INT_KEY
+        return isinstance(value, int) and 0 <= value <= MAX_DB_ID
     return isinstance(value, str) and len(value) <= MAX_STR_KEY and "\x00" not in value
 
 
-def _bound(cols: list, cursor: str, field: str):
-    """The cursor's key as SQL: a value, or a row value ``(a, b)`` for a composite key."""
+def cursor_key(cursor: str, field: str, cols: list) -> Any:
+    """The key of a cursor of the listing ordered by ``cols``, checked against those columns.
+
+    Every keyset listing (registry, users, audit) decodes its cursors here, so a crafted
+    cursor is the same BAD_USER_INPUT everywhere instead of an error in SQL.
+    """
     key = decode_cursor(cursor, field)
     parts = key if isinstance(key, tuple) else (key,)
     if len(parts) != len(cols) or (len(cols) == 1 and isinstance(key, tuple)) \
             or not all(_fits(c, v) for c, v in zip(cols, parts)):
         raise InvalidField(field, "not a cursor of this list")
+    return key
+
+
+def _bound(cols: list, cursor: str, field: str):
+    """The cursor's key as SQL: a value, or a row value ``(a, b)`` for a composite key."""
+    key = cursor_key(cursor, field, cols)
     if len(cols) == 1:
         return cols[0], key
     return tuple_(*cols), tuple_(*(literal(v, c.type) for c, v in zip(cols, key)))
@@ -147,12 +157,15 @@ async def fetch_pages(run, model, key_names: tuple[str, ...], bases: Sequence[Se
     the district's (``bench/``: 50-76 ms became ~1 ms). ``run`` executes a statement on
     the request's session (serialised per request).
     """
+    cols = [getattr(model, k) for k in key_names]
+    for field in ("after", "before"):  # checked even for an empty page
+        if getattr(args, field) is not None:
+            cursor_key(getattr(args, field), field, cols)
     if args.size == 0:
         return [Page([], False, False) for _ in bases]
     pages: list[Page] = []
     for start in range(0, len(bases), MAX_UNION):
         chunk = bases[start:start + MAX_UNION]
-        cols = [getattr(model, k) for k in key_names]
         if len(chunk) == 1:
             rows = (await run(_page_stmt(chunk[0], cols, args))).scalars().all()
             grouped = {0: list(rows)}
