@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authz.grants import ActiveGrant
 from authz.tokens import ACCESS, decode_token
 from db.accounts import AreaGrant, LoginSession, User
+from db.base import aware
 from db.errors import Unauthenticated
 
 
@@ -61,13 +62,8 @@ async def authenticate(session: AsyncSession, authorization: str | None, secret:
     if row is None:
         raise Unauthenticated("invalid or expired token")
     user, login = row
-    expires = login.expires_at if login.expires_at.tzinfo else login.expires_at.replace(tzinfo=timezone.utc)
-    if not user.is_active or login.revoked_at is not None or expires <= now:
+    if not user.is_active or login.revoked_at is not None or aware(login.expires_at) <= now:
         raise Unauthenticated("invalid or expired token")
     grants = (await session.execute(active_grants_stmt(user.id, now))).scalars().all()
-    return Principal(user, login.id, tuple(ActiveGrant(g.role, g.area_code, _utc(g.valid_until)) for g in grants))
+    return Principal(user, login.id, tuple(ActiveGrant(g.role, g.area_code, aware(g.valid_until)) for g in grants))
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for ``timestamptz`` columns; they are UTC."""
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value

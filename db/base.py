@@ -24,6 +24,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes for ``timestamptz`` columns; they are UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
 class Stamped(SQLModel):
     """Who made and last changed a row, when, and an optimistic-lock ``version``.
 

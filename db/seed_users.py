@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from db.accounts import AreaGrant, User
 from db.area import Area
+from db.base import aware
 from db.codes import validate_code
 from db.errors import InvalidField
 
@@ -70,10 +71,6 @@ def role_names(policies_path: Path | str | None = None) -> list[str]:
     return list(roles)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-
-
 def create_user(
     session: Session,
     username: str,
@@ -98,7 +95,7 @@ def create_user(
     """
     from authz.passwords import hash_password
 
-    now = _aware(now) if now is not None else datetime.now(timezone.utc)
+    now = aware(now) if now is not None else datetime.now(timezone.utc)
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         raise InvalidField(
             "username", f"'{username}' must be 3-64 characters of lower-case letters, digits, '_', '.' or '-'"
@@ -128,7 +125,7 @@ def create_user(
     if valid_until is not None:
         if role is None:
             raise InvalidField("validUntil", "an end date needs a role and an area to end")
-        valid_until = _aware(valid_until)
+        valid_until = aware(valid_until)
         if valid_until <= now:
             raise InvalidField("validUntil", "must be in the future")
 
@@ -148,7 +145,7 @@ def seed_demo_users(session: Session, password: str, *, now: datetime | None = N
 
     Returns one line per user created, or one line saying nothing changed.
     """
-    now = _aware(now) if now is not None else datetime.now(timezone.utc)
+    now = aware(now) if now is not None else datetime.now(timezone.utc)
     existing = set(session.scalars(sa.select(User.username).where(
         User.username.in_([u.username for u in DEMO_USERS]))))
     lines: list[str] = []

@@ -21,10 +21,9 @@ from strawberry.dataloader import DataLoader
 
 from db.accounts import AreaGrant, User
 from db.area import Area
-from db.base import utcnow
+from db.base import aware, utcnow
 from db.errors import Conflict, Forbidden, InvalidField, Unauthenticated
 from db.validators import parse_db_id
-from resolvers.audit import aware
 from resolvers.pagination import Page, PageArgs, count_many, fetch_pages
 
 

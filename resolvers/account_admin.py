@@ -29,12 +29,12 @@ from authz.delegation import check_can_grant, check_within_own_term
 from authz.passwords import hash_password
 from db.accounts import AreaGrant, LoginSession, User
 from db.area import Area
-from db.base import utcnow
+from db.base import aware, utcnow
 from db.codes import validate_code
 from db.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
 from db.seed_users import create_user as create_account
 from resolvers.account import require_user, transaction, visible_users
-from resolvers.audit import aware, common_area, event, utc
+from resolvers.audit import common_area, event, utc
 
 
 @dataclass

@@ -25,6 +25,7 @@ from sqlalchemy import and_, func, or_, select
 
 from authz.role_manager import is_area_code
 from db.audit import AuditEvent
+from db.base import aware
 from db.codes import LEVEL_CODE_LENGTH, Level
 from db.errors import Forbidden, InvalidField, Unauthenticated
 from resolvers.pagination import cursor_key, encode_cursor
@@ -32,13 +33,6 @@ from resolvers.pagination import cursor_key, encode_cursor
 PROVINCE_DIGITS = LEVEL_CODE_LENGTH[Level.PROVINCE]
 #: Longest action name a filter may ask for (the column is 40 characters).
 MAX_ACTION = 40
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for ``timestamptz`` columns; they are UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=timezone.utc)
 
 
 def utc(value: datetime | None, field: str) -> datetime | None:

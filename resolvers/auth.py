@@ -27,9 +27,9 @@ from authz.principal import active_grants_stmt
 from authz.tokens import REFRESH, decode_token, issue_access_token, issue_refresh_token
 from db.accounts import AreaGrant, LoginSession, User
 from db.area import Area
-from db.base import utcnow
+from db.base import aware, utcnow
 from db.errors import Unauthenticated
-from resolvers.audit import aware, common_area, event
+from resolvers.audit import common_area, event
 
 INVALID_LOGIN = "invalid username or password"
 #: Longer "passwords" are refused without hashing megabytes (Argon2 hashes any length).

@@ -16,12 +16,11 @@ from strawberry import relay
 
 from db import accounts as rows
 from db.area import Area
-from db.base import utcnow
+from db.base import aware, utcnow
 from db.errors import DomainError
 from resolvers import account as accounts
 from resolvers import account_admin as admin
 from resolvers import auth
-from resolvers.audit import aware
 from schema.connection import Connection, Edge, PageInfo
 from schema.errors import UserError, user_errors_from
 from schema.paging import page_args

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from db.audit import AuditEvent
 from db.errors import DomainError, InvalidField
 from resolvers import audit as audit_log
-from resolvers.audit import aware
+from db.base import aware
 from resolvers.policy import reload_policies
 from resolvers.account import require_user
 from schema.connection import Connection, Edge, PageInfo
