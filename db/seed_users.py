@@ -24,6 +24,7 @@ from db.area import Area
 from db.base import aware
 from db.codes import validate_code
 from db.errors import InvalidField
+from db.validators import has_unstorable_chars
 
 USERNAME_RE = re.compile(r"[a-z0-9_.-]{3,64}")
 MIN_PASSWORD_LENGTH = 8
@@ -106,8 +107,8 @@ def create_user(
         raise InvalidField("displayName", "a display name is required")
     if len(display_name.strip()) > 100:
         raise InvalidField("displayName", "at most 100 characters")
-    if "\x00" in display_name:  # PostgreSQL text refuses NUL: bad input, not a failed INSERT
-        raise InvalidField("displayName", "must not contain NUL characters")
+    if has_unstorable_chars(display_name):  # PostgreSQL text refuses NUL: bad input, not a failed INSERT
+        raise InvalidField("displayName", "must not contain control characters")
     if not isinstance(password, str) or not password:
         raise InvalidField("password", "a password is required")
     if not allow_short and len(password) < MIN_PASSWORD_LENGTH:

@@ -23,7 +23,7 @@ from db.accounts import AreaGrant, User
 from db.area import Area
 from db.base import aware, utcnow
 from db.errors import Conflict, Forbidden, InvalidField, Unauthenticated
-from db.validators import parse_db_id
+from db.validators import has_unstorable_chars, parse_db_id
 from resolvers.pagination import Page, PageArgs, count_many, fetch_pages
 
 
@@ -95,8 +95,8 @@ class UserFilter:
 
     def conditions(self) -> list:
         conds = []
-        if self.search and "\x00" in self.search:  # PostgreSQL text refuses NUL; no name holds one
-            raise InvalidField("search", "must not contain NUL characters")
+        if self.search and has_unstorable_chars(self.search):  # PostgreSQL text refuses NUL; no name holds one
+            raise InvalidField("search", "must not contain control characters")
         if self.search:
             conds.append(or_(User.username.contains(self.search, autoescape=True),
                              User.display_name.contains(self.search, autoescape=True)))

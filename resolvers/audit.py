@@ -28,6 +28,7 @@ from db.audit import AuditEvent
 from db.base import aware
 from db.codes import LEVEL_CODE_LENGTH, Level
 from db.errors import Forbidden, InvalidField, Unauthenticated
+from db.validators import has_unstorable_chars
 from resolvers.pagination import cursor_key, encode_cursor
 
 PROVINCE_DIGITS = LEVEL_CODE_LENGTH[Level.PROVINCE]
@@ -104,7 +105,7 @@ class AuditFilter:
     until: datetime | None = None
 
     def validated(self) -> "AuditFilter":
-        if self.action is not None and not (0 < len(self.action.strip()) <= MAX_ACTION and "\x00" not in self.action):
+        if self.action is not None and not (0 < len(self.action.strip()) <= MAX_ACTION and not has_unstorable_chars(self.action)):
             raise InvalidField("action", f"1 to {MAX_ACTION} characters")  # NUL: PostgreSQL text refuses it
         since, until = utc(self.since, "since"), utc(self.until, "until")
         if since is not None and until is not None and until <= since:

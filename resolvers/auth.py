@@ -29,6 +29,7 @@ from db.accounts import AreaGrant, LoginSession, User
 from db.area import Area
 from db.base import aware, utcnow
 from db.errors import Unauthenticated
+from db.validators import has_unstorable_chars
 from resolvers.audit import common_area, event
 
 INVALID_LOGIN = "invalid username or password"
@@ -83,9 +84,9 @@ async def login(ctx, username: str, password: str) -> Tokens:
     """
     settings, now = ctx.settings, utcnow()
     async with ctx.app_state.system_sessions() as s:
-        # A name with NUL cannot exist, and PostgreSQL would refuse to compare it: an
-        # internal error, and a failed login left out of the audit trail.
-        user = None if "\x00" in username else (
+        # A name with NUL (or any control character) cannot exist, and PostgreSQL would
+        # refuse to compare it: an internal error, and a failed login left out of the audit.
+        user = None if has_unstorable_chars(username) else (
             await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
         if user is None or len(password) > MAX_PASSWORD_LENGTH:
             await asyncio.to_thread(verify_password, _dummy_hash(), password[:MAX_PASSWORD_LENGTH])

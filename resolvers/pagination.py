@@ -18,7 +18,7 @@ from sqlalchemy import Integer, Select, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from db.errors import InvalidField
-from db.validators import MAX_DB_ID
+from db.validators import MAX_DB_ID, has_unstorable_chars
 
 #: SQLite's default limit on the members of one compound SELECT is 500.
 MAX_UNION = 400
@@ -111,7 +111,7 @@ def _fits(col, value: Any) -> bool:
     """
     if col.type.python_type is int:
         return isinstance(value, int) and 0 <= value <= MAX_DB_ID
-    return isinstance(value, str) and len(value) <= MAX_STR_KEY and "\x00" not in value
+    return isinstance(value, str) and len(value) <= MAX_STR_KEY and not has_unstorable_chars(value)
 
 
 def cursor_key(cursor: str, field: str, cols: list) -> Any:
