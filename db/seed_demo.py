@@ -154,7 +154,8 @@ def _seed_grid(session: Session, rng: random.Random, grid: Area, region: str, n_
                 phone=person.phone if person.birth_date < today - timedelta(days=16 * 365) else None,
                 relation_to_head="head" if m == 0 else rng.choice(RELATIONS),
                 population_kind=(PopulationKind.FLOATING if floating else PopulationKind.REGISTERED).value,
-                moved_in_on=today - timedelta(days=rng.randint(30, 3000)),
+                # babies move in when they are born, not before (the registry refuses that)
+                moved_in_on=max(today - timedelta(days=rng.randint(30, 3000)), person.birth_date),
             )
             session.add(resident)
             stats.residents += 1

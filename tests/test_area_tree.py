@@ -101,3 +101,9 @@ def test_demo_data_is_deterministic_and_valid(sync_session):
         if r.phone:
             validate_phone(r.phone)
     assert residents[0].id_number == "230102197809293278"  # same seed, same people
+
+
+def test_demo_residents_move_in_no_earlier_than_they_are_born(sync_session):
+    from db.registry import Resident
+
+    assert all(r.moved_in_on >= r.birth_date for r in sync_session.query(Resident))
