@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from conftest import DEMO_PASSWORD
+from conftest import DEMO_PASSWORD, global_id  # noqa: F401 - re-exported for the account tests
 
 COMMUNITY = "230102001001"          # 乡政社区, in district_admin's 道里区
 OTHER_COMMUNITY = "230102002001"    # 安升社区, same district, another street
@@ -78,10 +77,6 @@ def login(api, username: str, password: str = DEMO_PASSWORD) -> dict:
 def as_token(api, token: str, query: str, variables: dict | None = None):
     """POST with an explicit bearer token; the raw response."""
     return api.post(query, variables, token=token)
-
-
-def global_id(type_name: str, key: int) -> str:
-    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
 
 
 def user_id(sync_session, username: str) -> int:

@@ -215,6 +215,13 @@ class Api:
 TEST_SECRET = os.environ["WANGGE_SECRET"]
 
 
+def global_id(type_name: str, key) -> str:
+    """The Relay global ID the API gives an object (``Resident:42`` in base64)."""
+    from strawberry.relay import to_base64
+
+    return to_base64(type_name, key)
+
+
 @pytest.fixture
 def api(db_url):
     from starlette.testclient import TestClient

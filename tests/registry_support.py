@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,6 +9,8 @@ from db.audit import AuditEvent
 from db.registry import Building, Household, Resident, ResidentStatus
 from db.stats import GridStats
 from db.validators import id_check_digit
+
+from conftest import global_id as gid  # noqa: F401 - the registry tests call it gid
 
 GRID = "230102001001001"  # grid_worker's grid (community 230102001001 of community_staff)
 NEIGHBOUR = "230102001001002"  # the next grid of the same community
@@ -29,10 +29,6 @@ M = {
 RESULT = {"Building": "building { id version areaCode name units floors address }",
           "Household": "household { id version areaCode address unit room kind building { id } }",
           "Resident": f"resident {{ {RESIDENT_FIELDS} }}"}
-
-
-def gid(type_name: str, node_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{node_id}".encode()).decode()
 
 
 def mutation_text(name: str) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 
 import pytest
+
+from conftest import global_id
 
 GRID = "230102001001001"
 NEIGHBOUR_GRID = "230102001001002"
@@ -163,23 +164,19 @@ def test_bad_page_arguments_are_user_errors(api, args, field):
     assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, err
 
 
-def _global_id(type_name: str, key) -> str:
-    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
-
-
 def test_node_outside_scope_answers_like_a_missing_one(api):
     q = '{ area(code: "%s") { residents(first: 1) { edges { node { id } } } } }' % NEIGHBOUR_GRID
     neighbour_id = api.data(q, user="community_staff")["area"]["residents"]["edges"][0]["node"]["id"]
     own_id = api.data('{ area(code: "%s") { residents(first: 1) { edges { node { id } } } } }' % GRID,
                       user="grid_worker")["area"]["residents"]["edges"][0]["node"]["id"]
-    missing_id = _global_id("Resident", 99999999)
+    missing_id = global_id("Resident", 99999999)
     node_q = 'query($id: ID!) { node(id: $id) { id ... on Resident { name } } }'
     assert api.data(node_q, {"id": own_id}, user="grid_worker")["node"]["id"] == own_id
     outside = api.query(node_q, {"id": neighbour_id}, user="grid_worker")
     missing = api.query(node_q, {"id": missing_id}, user="grid_worker")
     assert outside == missing == {"data": {"node": None}}
     nodes = api.data('query($ids: [ID!]!) { nodes(ids: $ids) { id } }',
-                     {"ids": [own_id, neighbour_id, _global_id("Area", NEIGHBOUR_GRID), _global_id("Area", GRID)]},
+                     {"ids": [own_id, neighbour_id, global_id("Area", NEIGHBOUR_GRID), global_id("Area", GRID)]},
                      user="grid_worker")["nodes"]
     assert nodes[0]["id"] == own_id and nodes[1] is None and nodes[2] is None and nodes[3] is not None
 
@@ -280,7 +277,7 @@ def test_a_query_asking_for_too_many_objects_is_refused(api, statements):
 
 
 def test_nodes_with_too_many_ids_is_refused(api):
-    ids = [_global_id("Resident", i) for i in range(1, 25_001)]
+    ids = [global_id("Resident", i) for i in range(1, 25_001)]
     body = api.query('query($ids: [ID!]!) { nodes(ids: $ids) { id } }', {"ids": ids}, user="grid_worker")
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
 
