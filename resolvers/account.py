@@ -65,6 +65,7 @@ def node_key(node_id: object) -> int | None:
 async def transaction(ctx):
     """The request session, held for the whole change; committed on success, else rolled back."""
     async with ctx.lock:
+        await ctx.settle()  # this change is a transaction of its own
         try:
             yield ctx.session
             await ctx.session.commit()

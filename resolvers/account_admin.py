@@ -185,7 +185,7 @@ async def _grants_concerned(ctx, user_id: int, now: datetime) -> list[AreaGrant]
     Read on the system session, because every grant counts, including those this
     request's gate would hide. (An empty list means the user is not visible anyway.)
     """
-    async with ctx.app_state.system_sessions() as system:
+    async with ctx.system_read() as system:
         standing = list((await system.execute(select(AreaGrant).where(
             AreaGrant.user_id == user_id, AreaGrant.revoked_at.is_(None)))).scalars())
     pending = [g for g in standing if g.valid_until is None or aware(g.valid_until) > now]

@@ -154,9 +154,7 @@ async def audit_page(ctx, flt: AuditFilter, first: int, after: str | None) -> Au
 
     if unfiled:
         # The gate would drop the NULL-area rows; the condition above is the scope, explicitly.
-        async def run(stmt):
-            async with ctx.app_state.system_sessions() as system:
-                return await system.execute(stmt)
+        run = ctx.run_unscoped
     else:
         run = ctx.run
 

@@ -83,7 +83,7 @@ async def login(ctx, username: str, password: str) -> Tokens:
     The attempt is audited either way, committed even when the login fails.
     """
     settings, now = ctx.settings, utcnow()
-    async with ctx.app_state.system_sessions() as s:
+    async with ctx.system_write() as s:
         # A name with NUL (or any control character) cannot exist, and PostgreSQL would
         # refuse to compare it: an internal error, and a failed login left out of the audit.
         user = None if has_unstorable_chars(username) else (
@@ -155,7 +155,7 @@ async def refresh(ctx, refresh_token: str) -> Tokens:
     """
     settings, now = ctx.settings, utcnow()
     claims = decode_token(refresh_token, settings.secret, REFRESH)
-    async with ctx.app_state.system_sessions() as s:
+    async with ctx.system_write() as s:
         row = (await s.execute(
             select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
             .where(User.id == int(claims["sub"]), LoginSession.id == claims["sid"])
@@ -196,7 +196,7 @@ async def logout(ctx) -> bool:
     if ctx.user is None or ctx.session_id is None:
         raise Unauthenticated("not logged in")
     now = utcnow()
-    async with ctx.app_state.system_sessions() as s:
+    async with ctx.system_write() as s:
         done = await s.execute(update(LoginSession)
                                .where(LoginSession.id == ctx.session_id, LoginSession.revoked_at.is_(None))
                                .values(revoked_at=now).execution_options(synchronize_session=False))
@@ -210,5 +210,5 @@ async def logout(ctx) -> bool:
 async def viewer(ctx) -> ViewerData | None:
     if ctx.user is None:
         return None
-    async with ctx.app_state.system_sessions() as s:
+    async with ctx.lock, ctx.system_read() as s:  # every grant, also those the gate would hide
         return await load_viewer(s, ctx.user, ctx.scope.enforcer)

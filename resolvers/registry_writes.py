@@ -122,7 +122,7 @@ class Write:
         stmt = select(literal(1)).select_from(Resident).where(Resident.id_number == id_number)
         if except_id is not None:
             stmt = stmt.where(Resident.id != except_id)
-        async with self.ctx.app_state.system_sessions() as system:
+        async with self.ctx.system_read() as system:
             return (await system.execute(stmt.limit(1))).first() is not None
 
     async def unique_id_number(self, id_number: str, except_id: int | None = None) -> None:
@@ -197,6 +197,7 @@ async def run_mutation(ctx, operation: Callable[[Write, Any], Awaitable[Any]], i
     if ctx.user is None:
         return Outcome(None, user_errors_from(Unauthenticated("sign in to change the registry")))
     async with ctx.lock:
+        await ctx.settle()  # this mutation is a transaction of its own
         session = ctx.session
         try:
             write = Write(ctx)

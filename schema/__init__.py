@@ -18,7 +18,7 @@ from schema.audit import AuditQuery, PolicyMutation
 from schema.auth import AuthMutation
 from schema.registry_mutations import RegistryMutation
 from server.errors import ErrorCodes
-from server.lifecycle import AuditClearReads
+from server.lifecycle import AuditClearReads, RefuseStaleToken
 
 MAX_DEPTH = 25
 
@@ -41,5 +41,5 @@ schema = WanggeSchema(
     query=merge_types("Query", tuple(QUERY_TYPES)),
     mutation=merge_types("Mutation", tuple(MUTATION_TYPES)) if MUTATION_TYPES else None,
     config=StrawberryConfig(sort_schema=True),
-    extensions=[ErrorCodes, AuditClearReads, lambda: QueryDepthLimiter(max_depth=MAX_DEPTH)],
+    extensions=[ErrorCodes, AuditClearReads, RefuseStaleToken, lambda: QueryDepthLimiter(max_depth=MAX_DEPTH)],
 )

@@ -6,7 +6,9 @@ import contextlib
 import logging
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -28,7 +30,9 @@ log = logging.getLogger("wangge")
 ANONYMOUS = "anonymous"
 
 
-class _AuthFailed(Exception):
+class _Unavailable(Exception):
+    """No connection could be had in time: the answer is 503 SERVICE_UNAVAILABLE, not 500."""
+
     def __init__(self, message: str) -> None:
         self.message = message
 
@@ -45,34 +49,63 @@ class WanggeGraphQL(GraphQL):
             return await super().__call__(scope, receive, send)
         try:
             await super().__call__(scope, receive, send)
-        except _AuthFailed as exc:
-            body = {"errors": [{"message": exc.message, "extensions": {"code": "UNAUTHENTICATED"}}]}
-            await JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+        except _Unavailable as exc:
+            body = {"errors": [{"message": exc.message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
+            await JSONResponse(body, status_code=503, headers={"Retry-After": "1"})(scope, receive, send)
         finally:
             ctx = scope.get("wangge.context")
             if ctx is not None:
-                await ctx.session.close()
+                await ctx.close()
 
     async def get_context(self, request, response) -> RequestContext:
+        """Check out the request's one connection, authenticate on it, build the scope.
+
+        A token that does not authenticate (expired, revoked, forged) does not fail here:
+        the request continues as anonymous with ``auth_error`` set, and
+        ``server.lifecycle.RefuseStaleToken`` answers 401 unless the operation only logs in
+        or refreshes, so a client holding a stale token can still get a new one.
+        """
         state = request.app.state
-        async with state.system_sessions() as system:
-            await refresh_policies(system, state)
-            try:
-                principal = await authenticate(system, request.headers.get("authorization"), self.settings.secret)
-            except Unauthenticated as exc:
-                raise _AuthFailed(exc.message) from None
-        session = state.scoped_sessions()
+        conn = await checkout(state.engine, self.settings)
+        try:
+            auth_error = None
+            async with AsyncSession(bind=conn, expire_on_commit=False) as system:
+                await refresh_policies(system, state)
+                try:
+                    principal = await authenticate(system, request.headers.get("authorization"), self.settings.secret)
+                except Unauthenticated as exc:
+                    principal, auth_error = None, exc.message
+        except BaseException:
+            await conn.close()
+            raise
+        session = AsyncSession(bind=conn, sync_session_class=ScopedSession, expire_on_commit=False)
         scope = Scope(state.enforcer, principal.subject if principal else ANONYMOUS,
                       principal.grants if principal else ())
         session.info["scope"] = scope
         ctx = RequestContext(
             request=request, response=response, settings=self.settings, app_state=state, session=session,
-            scope=scope, user=principal.user if principal else None,
-            session_id=principal.session_id if principal else None,
+            scope=scope, connection=conn, user=principal.user if principal else None,
+            session_id=principal.session_id if principal else None, auth_error=auth_error,
         )
         ctx.loaders = Loaders(ctx)
         request.scope["wangge.context"] = ctx
         return ctx
+
+
+async def checkout(engine, settings: Settings):
+    """The request's pooled connection, or ``_Unavailable`` within ``pool_timeout`` seconds.
+
+    Waiting longer helps nobody: a client retrying after ``Retry-After`` is better served
+    than one whose request hangs for the pool's default 30 s and then fails as a 500.
+    """
+    try:
+        return await engine.connect()
+    except SATimeoutError:
+        log.warning("connection pool exhausted: answering SERVICE_UNAVAILABLE")
+        raise _Unavailable("the server is busy; try again in a moment") from None
+    except (OperationalError, InterfaceError, OSError) as exc:
+        log.warning("database unreachable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise _Unavailable("the database is not reachable right now; try again in a moment") from None
 
 
 async def refresh_policies(system, state) -> None:
@@ -85,9 +118,14 @@ async def refresh_policies(system, state) -> None:
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """Whether the database answers, on a one-connection pool of its own.
+
+    A monitor must get its answer while every GraphQL connection is busy (and tell a
+    busy server from a dead one), so the check never queues behind API requests.
+    """
     try:
-        async with request.app.state.system_sessions() as session:
-            await session.execute(text("SELECT 1"))
+        async with request.app.state.health_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
         return JSONResponse({"status": "ok", "database": "reachable"})
     except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
         log.warning("health check failed: %s", exc)
@@ -98,12 +136,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     from schema import schema
 
     settings = settings or Settings.from_env()
-    engine = make_async_engine(settings.database_url)
+    engine = make_async_engine(settings.database_url, **settings.pool_options())
+    health_engine = make_async_engine(settings.database_url, pool_size=1, max_overflow=0, pool_timeout=2)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
         await engine.dispose()
+        await health_engine.dispose()
 
     app = Starlette(
         routes=[Route("/healthz", healthz), Route("/graphql", WanggeGraphQL(schema, settings))],
@@ -111,8 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.scoped_sessions = async_sessionmaker(engine, sync_session_class=ScopedSession, expire_on_commit=False)
-    app.state.system_sessions = async_sessionmaker(engine, expire_on_commit=False)
+    app.state.health_engine = health_engine
     app.state.enforcer = load_enforcer(settings.policies_path)
     app.state.policy_version = None
     return app

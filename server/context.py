@@ -1,17 +1,25 @@
-"""Everything one GraphQL operation needs: who asks, what they may see, and one session.
+"""Everything one GraphQL operation needs: who asks, what they may see, and one connection.
 
-Built per operation (not per connection), closed by ``RequestLifecycle`` when the
-operation ends. Database access of sibling resolvers is serialised by a per-request lock:
-an ``AsyncSession`` refuses concurrent use, and DataLoaders batch the work anyway.
+Built per operation (not per connection), closed by the view when the operation ends.
+Database access of sibling resolvers is serialised by a per-request lock: an
+``AsyncSession`` refuses concurrent use, and DataLoaders batch the work anyway.
+
+**One pooled connection per request.** The scoped session and every unscoped (system)
+session of the request are bound to the same connection, checked out once. A request
+that held a connection and then asked the pool for a second one (to write its clear-read
+audit, to check a national ID's uniqueness) deadlocked the pool under load: 32 parallel
+clear readers froze the server for 30 s (``docs/SECURITY.md``). With one connection each,
+requests can only queue for the pool, never wait on each other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from authz.scope import Scope
 from db.accounts import User
@@ -36,6 +44,8 @@ class RequestContext:
     app_state: Any
     session: AsyncSession
     scope: Scope
+    #: The request's one pooled connection; ``session`` and every ``system_*`` session use it.
+    connection: AsyncConnection | None = None
     user: User | None = None
     session_id: str | None = None
     auth_error: str | None = None
@@ -58,6 +68,54 @@ class RequestContext:
             raise QueryTooLarge(
                 "this query asks for too many objects at once: request smaller pages or fewer levels"
             )
+
+    async def settle(self) -> None:
+        """End the read transaction the scoped session may hold, before a unit of work.
+
+        Fields of one operation run one after another on the same connection. Each
+        mutation (and each system write such as a login) must be a transaction of its own:
+        joined to a read transaction left open by an earlier field, its rollback would undo
+        the earlier field's committed-looking work, or the reverse.
+        """
+        if self.session.in_transaction():
+            await self.session.commit()
+
+    @contextlib.asynccontextmanager
+    async def system_read(self) -> AsyncIterator[AsyncSession]:
+        """An unscoped session on the request's connection, for reads the gate must not filter.
+
+        For use inside a unit of work that already holds ``lock`` (a registry write, an
+        account change). It joins the open transaction (a uniqueness check inside a
+        registry write sees that write), so it never needs a second connection. Used only
+        where a docstring says why the scope does not apply.
+        """
+        async with AsyncSession(bind=self.connection, expire_on_commit=False) as system:
+            yield system
+
+    async def run_unscoped(self, statement):
+        """Execute one read outside the gate, serialised with the request's other statements."""
+        async with self.lock, self.system_read() as system:
+            return await system.execute(statement)
+
+    @contextlib.asynccontextmanager
+    async def system_write(self) -> AsyncIterator[AsyncSession]:
+        """An unscoped session owning a transaction of its own (login bookkeeping, logout).
+
+        The request's open read transaction is ended first (``settle``), so the system
+        session's commit is a real commit on the shared connection.
+        """
+        async with self.lock:
+            await self.settle()
+            async with AsyncSession(bind=self.connection, expire_on_commit=False) as system:
+                yield system
+
+    async def close(self) -> None:
+        """Give the connection back to the pool (rolling back whatever is still open)."""
+        try:
+            await self.session.close()
+        finally:
+            if self.connection is not None:
+                await self.connection.close()
 
     async def run(self, statement):
         """Execute on this request's session, one statement at a time."""

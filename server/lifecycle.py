@@ -1,39 +1,101 @@
-"""What happens when an operation ends: personal data shown in clear is audited.
+"""What happens when an operation ends: clear reads audited, then one commit.
 
-The audit row is written before the response leaves, on the system session (the
-request's own transaction may have been rolled back), one row per resource and grid.
+Personal data shown in clear is answered only if its audit row is committed: the rows
+(one per resource and grid, one executemany) are written on the request's own
+connection and transaction, and the operation's final commit carries them. If that
+commit fails the whole answer is replaced by ``SERVICE_UNAVAILABLE``: a client never
+holds clear data the trail does not know about. (The rows used to go through a second
+pooled connection, which deadlocked the pool under 32 parallel clear readers.)
+
+A token that did not authenticate is refused here too (``RefuseStaleToken``), once the
+operation's root fields are known.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
-from strawberry.extensions import SchemaExtension
-
+from graphql import GraphQLError, OperationDefinitionNode
+from graphql.execution import ExecutionResult
 from sqlalchemy import insert
+from sqlalchemy.exc import SQLAlchemyError
+from strawberry.extensions import SchemaExtension
 
 from db.audit import AuditEvent
 from db.base import utcnow
+
+log = logging.getLogger("wangge")
+
+#: Root fields a client holding an expired or revoked token may still call: the ways to a new one.
+TOKENLESS_FIELDS = frozenset({"login", "refreshToken", "__typename"})
 
 
 class AuditClearReads(SchemaExtension):
     async def on_operation(self):
         yield
         ctx = self.execution_context.context
-        if not getattr(ctx, "clear_reads", None):
+        if getattr(ctx, "connection", None) is None:
             return
-        grouped: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for read in ctx.clear_reads.values():
-            grouped[(read.resource, read.area_code)].append(read.record_id)
-        user = ctx.user
-        rows = [
-            dict(at=utcnow(), actor_id=user.id if user else None, actor_username=user.username if user else None,
-                 action="pii.read", resource=resource, area_code=area_code,
-                 record_ids=",".join(str(i) for i in sorted(ids)),
-                 detail={"operation": self.execution_context.operation_name})
-            for (resource, area_code), ids in sorted(grouped.items())
-        ]
-        async with ctx.app_state.system_sessions() as session:
-            await session.execute(insert(AuditEvent), rows)  # one executemany, not one per grid
-            await session.commit()
-        ctx.clear_reads.clear()
+        try:
+            async with ctx.lock:
+                rows = _audit_rows(ctx, self.execution_context.operation_name)
+                if rows:
+                    await ctx.session.execute(insert(AuditEvent), rows)  # one executemany, not one per grid
+                if ctx.session.in_transaction():
+                    await ctx.session.commit()
+            ctx.clear_reads.clear()
+        except SQLAlchemyError:
+            log.exception("the operation's final commit (clear-read audit) failed; its answer is withheld")
+            await ctx.session.rollback()
+            result = self.execution_context.result  # strawberry returns this object: change it in place
+            if result is not None:
+                result.data = None
+                result.errors = [GraphQLError(
+                    "the answer could not be recorded in the audit trail and is withheld; try again",
+                    extensions={"code": "SERVICE_UNAVAILABLE"})]
+
+
+def _audit_rows(ctx, operation_name: str | None) -> list[dict]:
+    grouped: dict[tuple[str, str], list] = defaultdict(list)
+    for read in ctx.clear_reads.values():
+        grouped[(read.resource, read.area_code)].append(read.record_id)
+    user, now = ctx.user, utcnow()
+    return [
+        dict(at=now, actor_id=user.id if user else None, actor_username=user.username if user else None,
+             action="pii.read", resource=resource, area_code=area_code,
+             record_ids=",".join(str(i) for i in sorted(ids, key=str)),
+             detail={"operation": operation_name})
+        for (resource, area_code), ids in sorted(grouped.items())
+    ]
+
+
+class RefuseStaleToken(SchemaExtension):
+    """A request whose token did not authenticate gets 401, except to log in or refresh.
+
+    A GraphiQL user whose token expired kept sending it and could not log in again without
+    clearing the headers. The token is still never ignored silently: anything but
+    ``login``/``refreshToken`` is refused as before, with ``WWW-Authenticate``.
+    """
+
+    def on_execute(self):
+        ctx = self.execution_context.context
+        message = getattr(ctx, "auth_error", None)
+        if message and not _only_tokenless_fields(self.execution_context):
+            ctx.response.status_code = 401
+            ctx.response.headers["WWW-Authenticate"] = "Bearer"
+            self.execution_context.result = ExecutionResult(data=None, errors=[GraphQLError(
+                message, extensions={"code": "UNAUTHENTICATED"})])
+        yield
+
+
+def _only_tokenless_fields(execution_context) -> bool:
+    document = execution_context.graphql_document
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    name = execution_context.operation_name
+    chosen = [op for op in operations if name is None or (op.name and op.name.value == name)]
+    if len(chosen) != 1:
+        return False
+    selections = chosen[0].selection_set.selections
+    return all(getattr(sel, "name", None) is not None and sel.name.value in TOKENLESS_FIELDS
+               and getattr(sel, "kind", "") == "field" for sel in selections)

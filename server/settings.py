@@ -37,6 +37,14 @@ class Settings:
     refresh_token_days: int = 14
     lockout_threshold: int = 5
     lockout_minutes: int = 15
+    #: Pooled connections (each request holds exactly one, see ``server.context``); a
+    #: request that cannot get one within ``pool_timeout`` seconds answers 503.
+    pool_size: int = 10
+    pool_overflow: int = 10
+    pool_timeout: float = 3.0
+
+    def pool_options(self) -> dict:
+        return {"pool_size": self.pool_size, "max_overflow": self.pool_overflow, "pool_timeout": self.pool_timeout}
 
     @classmethod
     def from_env(cls, database_url_arg: str | None = None, **overrides) -> "Settings":
@@ -48,5 +56,9 @@ class Settings:
             production=production,
             secret=load_secret(production),
         )
+        for name, env, kind in (("pool_size", "WANGGE_POOL_SIZE", int), ("pool_overflow", "WANGGE_POOL_OVERFLOW", int),
+                                ("pool_timeout", "WANGGE_POOL_TIMEOUT", float)):
+            if os.environ.get(env):
+                values[name] = kind(os.environ[env])
         values.update(overrides)
         return cls(**values)
