@@ -48,3 +48,9 @@ class QueryTooLarge(DomainError):
     """One operation asked for more objects than a request may return."""
 
     code = "QUERY_TOO_LARGE"
+
+
+class QuotaExceeded(DomainError):
+    """A bounded act (such as a lookup by ID number) was used up for today."""
+
+    code = "QUOTA_EXCEEDED"

@@ -1,9 +1,17 @@
-"""Search filters for registry listings, including the rule on probing personal data.
+"""Search filters for registry listings, and the rule that keeps them from probing.
 
-A user who sees names and numbers masked could otherwise recover them by searching
-("ID numbers starting 23010219900101..."). So for them a search matches an ID number or
-phone only in full, and never a name; partial matching is applied only to records in
-areas where the user holds ``read_pii``.
+A search matches names, ID numbers and phones only on records in areas where the reader
+holds ``read_pii``; elsewhere it matches nothing, not even a full ID number or phone. An
+exact match used to be allowed for masked readers, and it was an oracle: a masked ID
+(``230102********3278``) plus the visible age leaves about 34 valid numbers, and one
+request with 34 aliased ``totalCount`` searches told the real one (and so the birth date).
+Masked readers who must find one person use ``lookupResident`` (``resolvers.registry_lookup``):
+audited, one answer, a daily quota.
+
+The other filters (status, population kind, age band) are on values every reader sees,
+so their answers are the same whatever the hidden parts hold (``tests/test_masking_noninterference.py``).
+The age band is cut on ``birth_date`` exactly as ``Resident.age`` is computed, so it tells
+nothing finer than the visible age.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from sqlalchemy import and_, false, or_
 
 from db.errors import InvalidField
 from db.registry import Resident
-from db.validators import has_unstorable_chars, validate_national_id, validate_phone
+from db.validators import has_unstorable_chars
 from authz.scope import Scope
 
 MAX_SEARCH = 50
@@ -71,22 +79,13 @@ def _years_ago(today: date, years: int) -> date:
 
 
 def _search_condition(term: str, scope: Scope):
-    exact = []
-    try:
-        exact.append(Resident.id_number == validate_national_id(term, "search"))
-    except InvalidField:
-        pass
-    try:
-        exact.append(Resident.phone == validate_phone(term, "search"))
-    except InvalidField:
-        pass
+    """Name contains, or ID number / phone starts with, ``term``: only where ``read_pii`` holds."""
+    if not scope.prefixes("resident", "read_pii"):
+        return false()
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     partial = or_(
         Resident.name.like(f"%{escaped}%", escape="\\"),
         Resident.id_number.like(f"{escaped}%", escape="\\"),
         Resident.phone.like(f"{escaped}%", escape="\\"),
     )
-    clauses = list(exact)
-    if scope.prefixes("resident", "read_pii"):
-        clauses.append(and_(scope.condition(Resident.area_code, "resident", "read_pii"), partial))
-    return or_(*clauses) if clauses else false()
+    return and_(scope.condition(Resident.area_code, "resident", "read_pii"), partial)

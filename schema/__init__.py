@@ -16,6 +16,7 @@ from schema.query import Query
 from schema.account import AccountMutation, AccountQuery
 from schema.audit import AuditQuery, PolicyMutation
 from schema.auth import AuthMutation
+from schema.registry_lookup import RegistryLookupMutation
 from schema.registry_mutations import RegistryMutation
 from server.errors import ErrorCodes
 from server.lifecycle import AuditClearReads, RefuseStaleToken
@@ -24,7 +25,7 @@ MAX_DEPTH = 25
 
 QUERY_TYPES: list[type] = [Query]
 QUERY_TYPES += [AccountQuery, AuditQuery]
-MUTATION_TYPES: list[type] = [RegistryMutation]
+MUTATION_TYPES: list[type] = [RegistryMutation, RegistryLookupMutation]
 MUTATION_TYPES += [AuthMutation, AccountMutation, PolicyMutation]
 
 

@@ -28,7 +28,7 @@ class AreaStats:
 
 @strawberry.input(description="Filters for a list of residents.")
 class ResidentFilterInput:
-    search: str | None = strawberry.field(default=None, description="Name, or the start of an ID number or phone; where you may not read personal data, only a full ID number or phone matches.")
+    search: str | None = strawberry.field(default=None, description="Name, or the start of an ID number or phone. Matches only where you may read personal data; elsewhere nothing matches (to find one person there, use lookupResident).")
     status: ResidentStatusEnum | None = strawberry.field(default=None, description="Only residents with this status.")
     population_kind: PopulationKindEnum | None = strawberry.field(default=None, description="Only registered (户籍) or only floating (流动) residents.")
     age_min: int | None = strawberry.field(default=None, description="Age band: at least this old.")

@@ -89,6 +89,9 @@ class RequestContext:
         registry write sees that write), so it never needs a second connection. Used only
         where a docstring says why the scope does not apply.
         """
+        # Begin the request's transaction first: a system session on a connection without
+        # one would own (and, on close, roll back) what it did, a row lock included.
+        await self.session.connection()
         async with AsyncSession(bind=self.connection, expire_on_commit=False) as system:
             yield system
 

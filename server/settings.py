@@ -42,6 +42,10 @@ class Settings:
     pool_size: int = 10
     pool_overflow: int = 10
     pool_timeout: float = 3.0
+    #: ``lookupResident`` calls a user may make per day (``docs/AUTHORIZATION.md``).
+    lookup_quota: int = 20
+    #: The deployment's zone: where "today" begins for quotas and daily figures.
+    timezone: str = "Asia/Shanghai"
 
     def pool_options(self) -> dict:
         return {"pool_size": self.pool_size, "max_overflow": self.pool_overflow, "pool_timeout": self.pool_timeout}
@@ -57,7 +61,8 @@ class Settings:
             secret=load_secret(production),
         )
         for name, env, kind in (("pool_size", "WANGGE_POOL_SIZE", int), ("pool_overflow", "WANGGE_POOL_OVERFLOW", int),
-                                ("pool_timeout", "WANGGE_POOL_TIMEOUT", float)):
+                                ("pool_timeout", "WANGGE_POOL_TIMEOUT", float),
+                                ("lookup_quota", "WANGGE_LOOKUP_QUOTA", int), ("timezone", "WANGGE_TIMEZONE", str)):
             if os.environ.get(env):
                 values[name] = kind(os.environ[env])
         values.update(overrides)
