@@ -158,19 +158,24 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from authz.tokens import SecretError
     from db.engine import is_sqlite
     from db.migrate import is_empty
     from server.app import create_app
     from server.settings import Settings
 
     url = args.database_url
+    try:  # the secret first: a server that may not start touches no database
+        settings = Settings.from_env(url)
+    except SecretError as exc:
+        raise CliError(exc.field, exc.reason) from None
     if is_sqlite(url) and is_empty(url):
         seed = not _production()
         for line in prepare_database(url, seed=seed):
             print(line)
         if seed:
             print(f"first run on an empty SQLite database: demo areas and users loaded (password '{DEMO_PASSWORD}')")
-    app = create_app(Settings.from_env(url))
+    app = create_app(settings)
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(app, host=args.host, port=args.port)
     return 0

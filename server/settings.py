@@ -2,6 +2,8 @@
 
 Production mode (``WANGGE_ENV=production``) turns the safety catches on: no start without
 a real ``WANGGE_SECRET``, no demo passwords, internal errors never shown to clients.
+Outside production an unset ``WANGGE_SECRET`` is replaced by a random secret generated
+beside the SQLite database (``authz.tokens.load_secret``); there is no built-in one.
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ class Settings:
         from authz.tokens import load_secret
 
         production = os.environ.get("WANGGE_ENV", "development").lower() == "production"
+        url = database_url(database_url_arg)
         values = dict(
-            database_url=database_url(database_url_arg),
+            database_url=url,
             production=production,
-            secret=load_secret(production),
+            # $WANGGE_SECRET, else (development, SQLite file) the one generated beside the database
+            secret=load_secret(production, url),
         )
         for name, env, kind in (("pool_size", "WANGGE_POOL_SIZE", int), ("pool_overflow", "WANGGE_POOL_OVERFLOW", int),
                                 ("pool_timeout", "WANGGE_POOL_TIMEOUT", float),

@@ -171,14 +171,16 @@ def test_refresh_is_audited_and_a_replayed_refresh_token_is_recorded(api, sync_s
 
 
 def test_token_forgeries_held(api, sync_session):
-    from authz.tokens import DEV_SECRET, issue_access_token
+    from authz.tokens import issue_access_token
+
+    old_public_secret = "wangge-development-secret-not-for-production-use"  # once in the source
 
     uid = user_id(sync_session, "province_admin")
     sid = jwt.decode(api.token("district_admin"), options={"verify_signature": False})["sid"]
     now = datetime.now(timezone.utc)
     claims = {"sub": str(uid), "sid": sid, "jti": "x", "iat": now, "exp": now + timedelta(minutes=5), "typ": "access"}
     forged = [
-        issue_access_token(uid, DEV_SECRET, session_id=sid),                       # the public dev secret
+        issue_access_token(uid, old_public_secret, session_id=sid),                # the once-public dev secret
         jwt.encode(claims, api.secret, algorithm="HS256"),                         # sub swapped, sid of another user
         jwt.encode({**claims, "sub": str(user_id(sync_session, "district_admin")), "typ": "refresh"}, api.secret),
         jwt.encode({**claims, "sub": f" {uid}"}, api.secret),

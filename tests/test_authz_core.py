@@ -35,7 +35,7 @@ from authz.passwords import hash_password, needs_rehash, verify_password
 from authz.role_manager import GrantRoleManager
 from authz.scope import Scope, allowed_prefixes
 from authz.tokens import (
-    DEV_SECRET,
+    SecretError,
     decode_token,
     issue_access_token,
     issue_refresh_token,
@@ -446,12 +446,14 @@ def test_tokens_rejected():
 
 def test_load_secret(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("WANGGE_SECRET", raising=False)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SecretError):
         load_secret(production=True)
-    assert load_secret(production=False) == DEV_SECRET
+    memory = load_secret(production=False, database_url="sqlite://")  # in memory: random, per process
+    assert len(memory) >= 32 and memory != load_secret(production=False, database_url="sqlite://")
     monkeypatch.setenv("WANGGE_SECRET", "short")
-    with pytest.raises(RuntimeError):
-        load_secret(production=True)
+    for production in (True, False):
+        with pytest.raises(SecretError, match="WANGGE_SECRET"):
+            load_secret(production=production)
     monkeypatch.setenv("WANGGE_SECRET", "k" * 32)
     assert load_secret(production=True) == "k" * 32
 
