@@ -8,6 +8,10 @@ What a client can learn from a failed login is nothing: unknown user, wrong pass
 deactivated account and locked account all answer the same message, and each costs one
 Argon2 verification (against a dummy hash when the user does not exist), so the answer's
 timing does not tell them apart either. The audit row says which it was.
+
+Audit rows never hold a login session's id (with the signing secret it is all a token is
+made of, and admins read the trail): they hold ``sessionHmac``, a 12-digit keyed
+fingerprint (``authz.tokens.session_fingerprint``) that links the rows of one login.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from sqlalchemy import select, update
 from authz.enforcer import role_permissions
 from authz.passwords import hash_password, needs_rehash, verify_password
 from authz.principal import active_grants_stmt
-from authz.tokens import REFRESH, decode_token, issue_access_token, issue_refresh_token
+from authz.tokens import REFRESH, decode_token, issue_access_token, issue_refresh_token, session_fingerprint
 from db.accounts import AreaGrant, LoginSession, User
 from db.area import Area
 from db.base import aware, utcnow
@@ -119,7 +123,7 @@ async def login(ctx, username: str, password: str) -> Tokens:
         expires = now + timedelta(days=settings.refresh_token_days)
         s.add(LoginSession(id=session_id, user_id=user.id, created_at=now, expires_at=expires))
         s.add(event(user, "login", resource="user", record_ids=[user.id], area_code=home,
-                    detail={"session": session_id}))
+                    detail={"sessionHmac": session_fingerprint(settings.secret, session_id)}))
         viewer = await load_viewer(s, user, ctx.app_state.enforcer, now)
         await s.commit()
     access, refresh, access_expires = _issue(settings, user.id, session_id, expires, now)
@@ -178,13 +182,15 @@ async def refresh(ctx, refresh_token: str) -> Tokens:
             # A replayed refresh token (its session already rotated or logged out) is the
             # sign of a stolen one: audited like a failed login, committed although refused.
             s.add(event(None, "token.refresh.failed", actor_username=user.username, resource="user",
-                        record_ids=[user.id], area_code=home, detail={"reason": failure, "session": old.id}))
+                        record_ids=[user.id], area_code=home,
+                        detail={"reason": failure, "sessionHmac": session_fingerprint(settings.secret, old.id)}))
             await s.commit()
             raise Unauthenticated("invalid or expired token")
         session_id = str(uuid.uuid4())
         s.add(LoginSession(id=session_id, user_id=user.id, created_at=now, expires_at=expires))
         s.add(event(user, "token.refresh", resource="user", record_ids=[user.id], area_code=home,
-                    detail={"session": session_id, "replaces": old.id}))
+                    detail={"sessionHmac": session_fingerprint(settings.secret, session_id),
+                            "replacesHmac": session_fingerprint(settings.secret, old.id)}))
         viewer = await load_viewer(s, user, ctx.app_state.enforcer, now)
         await s.commit()
     access, new_refresh, access_expires = _issue(settings, user.id, session_id, expires, now)
@@ -202,7 +208,7 @@ async def logout(ctx) -> bool:
                                .values(revoked_at=now).execution_options(synchronize_session=False))
         s.add(event(ctx.user, "logout", resource="user", record_ids=[ctx.user.id],
                     area_code=common_area(g.area_code for g in ctx.scope.grants),
-                    detail={"session": ctx.session_id}))
+                    detail={"sessionHmac": session_fingerprint(ctx.settings.secret, ctx.session_id)}))
         await s.commit()
     return done.rowcount == 1
 

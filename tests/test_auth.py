@@ -256,3 +256,49 @@ def test_login_payload_viewer_matches_viewer_query(api):
     from_query = as_token(api, payload["accessToken"], VIEWER).json()["data"]["viewer"]
     assert {k: payload["viewer"][k] for k in ("id", "username", "displayName", "permissions")} == \
         {k: from_query[k] for k in ("id", "username", "displayName", "permissions")}
+
+
+def test_audit_rows_carry_no_session_id(api, sync_session):
+    """Login, refresh, a replayed refresh and logout: no row holds anything a token is built from.
+
+    With the signing secret a session id is all a token needs, and admins read these rows
+    (a district admin sees a grid worker's logins). The rows of one login link through
+    ``sessionHmac``, a keyed fingerprint.
+    """
+    from sqlalchemy import select
+
+    from authz.tokens import session_fingerprint
+    from db.accounts import LoginSession
+
+    first = login(api, "grid_worker")
+    second = api.data(REFRESH, {"token": first["refreshToken"]})["refreshToken"]
+    replayed = api.data(REFRESH, {"token": first["refreshToken"]})["refreshToken"]
+    assert replayed["errors"][0]["code"] == "UNAUTHENTICATED"
+    assert as_token(api, second["accessToken"], LOGOUT).json()["data"]["logout"]["revoked"] is True
+
+    sync_session.expire_all()
+    sessions = set(sync_session.scalars(select(LoginSession.id)))
+    old_sid = jwt.decode(first["refreshToken"], TEST_SECRET, algorithms=["HS256"])["sid"]
+    new_sid = jwt.decode(second["refreshToken"], TEST_SECRET, algorithms=["HS256"])["sid"]
+    assert {old_sid, new_sid} <= sessions
+    rows = audit_rows(sync_session)
+    assert {"login", "token.refresh", "token.refresh.failed", "logout"} <= {r.action for r in rows}
+    for row in rows:
+        text = json.dumps(row.detail)
+        assert not any(sid in text for sid in sessions), (row.action, row.detail)
+    as_seen = json.dumps(api.data("{ auditEvents(first: 100) { edges { node { action detail } } } }",
+                                  user="district_admin"))
+    assert "token.refresh.failed" in as_seen and not any(sid in as_seen for sid in sessions)
+
+    def fp(sid):
+        return session_fingerprint(TEST_SECRET, sid)
+
+    (row_login,) = audit_rows(sync_session, "login")
+    (row_refresh,) = audit_rows(sync_session, "token.refresh")
+    (row_failed,) = audit_rows(sync_session, "token.refresh.failed")
+    (row_logout,) = audit_rows(sync_session, "logout")
+    assert row_login.detail == {"sessionHmac": fp(old_sid)}
+    assert row_refresh.detail == {"sessionHmac": fp(new_sid), "replacesHmac": fp(old_sid)}
+    assert row_failed.detail == {"reason": "session revoked", "sessionHmac": fp(old_sid)}
+    assert row_logout.detail == {"sessionHmac": fp(new_sid)}
+    assert len(fp(old_sid)) == 12 and fp(old_sid) != fp(new_sid)

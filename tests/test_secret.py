@@ -215,3 +215,50 @@ def test_the_source_holds_no_signing_secret():
     assert not hasattr(tokens, "DEV_SECRET")
     for path in [*REPO.glob("authz/*.py"), *REPO.glob("server/*.py")]:
         assert OLD_PUBLIC_SECRET not in path.read_text(encoding="utf-8"), path
+
+
+# -- migration 0002: the session ids already in the audit trail -------------------------------
+
+
+def test_migration_scrubs_session_ids_from_existing_audit_rows(empty_db_url):
+    from sqlalchemy.exc import DatabaseError
+
+    from db.engine import make_sync_engine
+    from db.migrate import upgrade
+
+    upgrade(empty_db_url, "0001")
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    rows = [
+        ("login", {"session": a}),
+        ("token.refresh", {"session": b, "replaces": a}),
+        ("token.refresh.failed", {"reason": "session revoked", "session": a}),
+        ("logout", {"session": b}),
+        ("login.failed", {"reason": "wrong password", "failedLogins": 1}),
+        ("user.deactivate", {"after": {"isActive": False}, "sessionsRevoked": 2}),
+    ]
+    engine = make_sync_engine(empty_db_url)
+    with engine.begin() as conn:
+        for action, detail in rows:
+            conn.execute(text("INSERT INTO audit_event (at, action, actor_username, detail) "
+                              "VALUES (CURRENT_TIMESTAMP, :action, 'grid_worker', :detail)"),
+                         {"action": action, "detail": json.dumps(detail)})
+    upgrade(empty_db_url)
+    with engine.connect() as conn:
+        got = [(r.action, r.detail if isinstance(r.detail, dict) else json.loads(r.detail))
+               for r in conn.execute(text("SELECT action, detail FROM audit_event ORDER BY id"))]
+    everything = json.dumps(got)
+    assert a not in everything and b not in everything
+    d = dict(got)
+    assert set(d["login"]) == {"sessionTag"} and set(d["token.refresh"]) == {"sessionTag", "replacesTag"}
+    # the old rows of one login still link to each other
+    assert d["login"]["sessionTag"] == d["token.refresh"]["replacesTag"] == d["token.refresh.failed"]["sessionTag"]
+    assert d["token.refresh"]["sessionTag"] == d["logout"]["sessionTag"] != d["login"]["sessionTag"]
+    assert d["token.refresh.failed"]["reason"] == "session revoked"
+    assert d["login.failed"] == rows[4][1] and d["user.deactivate"] == rows[5][1]  # others untouched
+    # and the trail is append-only again
+    with engine.connect() as conn:
+        for statement in ("UPDATE audit_event SET action = 'changed'", "DELETE FROM audit_event"):
+            with pytest.raises(DatabaseError, match="append-only"):
+                conn.execute(text(statement))
+            conn.rollback()
+    engine.dispose()
