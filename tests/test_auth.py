@@ -267,7 +267,6 @@ def test_audit_rows_carry_no_session_id(api, sync_session):
     """
     from sqlalchemy import select
 
-    from authz.tokens import session_fingerprint
     from db.accounts import LoginSession
 
     first = login(api, "grid_worker")
@@ -291,6 +290,8 @@ def test_audit_rows_carry_no_session_id(api, sync_session):
     assert "token.refresh.failed" in as_seen and not any(sid in as_seen for sid in sessions)
 
     def fp(sid):
+        from authz.tokens import session_fingerprint
+
         return session_fingerprint(TEST_SECRET, sid)
 
     (row_login,) = audit_rows(sync_session, "login")
