@@ -112,3 +112,60 @@ def mask_address(address: str | None) -> str | None:
     if end >= len(address):
         return address
     return address[:end] + ADDRESS_MASK
+
+
+def _fixed(mask: str):
+    return lambda _value: mask
+
+
+#: The personal keys of each resource's audit ``detail`` (the before/after of its writes),
+#: each with the mask its GraphQL field uses; ``birth_date`` is hidden (``None``) as
+#: ``Resident.birthDate`` is. Keys are the column names the writes log (``id_number``); a
+#: key is matched with ``_`` dropped and case ignored, so ``idNumber`` is the same key.
+#: Resources not listed have no personal keys (a staff account's display name is shown in
+#: clear to whoever may read users). A new personal column must be listed here as well as
+#: masked on its type, or its old and new values stand in clear in the trail.
+PERSONAL_DETAIL_KEYS = {
+    "resident": {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone,
+                 "birth_date": lambda _value: None, "removed_reason": _fixed(ADDRESS_MASK)},
+    "household": {"address": mask_address, "unit": _fixed(ADDRESS_MASK), "room": _fixed(ADDRESS_MASK)},
+    "building": {"address": mask_address},
+    "area": {"grid_worker_name": mask_name, "grid_worker_phone": mask_phone},
+}
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+_PERSONAL = {resource: {_key(k): m for k, m in keys.items()} for resource, keys in PERSONAL_DETAIL_KEYS.items()}
+
+
+def mask_detail(resource: str | None, detail):
+    """``detail`` with ``resource``'s personal values masked (at any depth), and whether it held any.
+
+    The second value is True only if a personal value was present and not ``None``: only
+    then does showing the detail in clear need a ``pii.read`` row.
+    """
+    masks = _PERSONAL.get(resource or "")
+    if not masks or detail is None:
+        return detail, False
+    found = False
+
+    def walk(value):
+        nonlocal found
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                mask = masks.get(_key(k)) if isinstance(k, str) else None
+                if mask is None or v is None:
+                    out[k] = walk(v)
+                else:
+                    found = True
+                    out[k] = mask(v if isinstance(v, str) else str(v)) if not isinstance(v, (dict, list)) else ADDRESS_MASK
+            return out
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(detail), found

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import and_, func, or_, select
 
+from authz.masking import mask_detail
 from authz.role_manager import is_area_code
 from db.audit import AuditEvent
 from db.base import aware
@@ -168,3 +169,36 @@ async def audit_page(ctx, flt: AuditFilter, first: int, after: str | None) -> Au
 
 def cursor_of(row: AuditEvent) -> str:
     return encode_cursor(row.id)
+
+
+def record_keys(row: AuditEvent) -> list[str]:
+    """The keys of the records an event concerns, as written: database ids or area codes.
+
+    Stored as one comma-separated text and answered as strings: a grid worker's contact is
+    keyed by its grid's 15-digit code, which no GraphQL ``Int`` (32 bits) holds; as an
+    ``Int`` list one such ``pii.read`` row made every page containing it fail whole.
+    """
+    return [k.strip() for k in row.record_ids.split(",") if k.strip()] if row.record_ids else []
+
+
+def shown_detail(ctx, row: AuditEvent):
+    """An event's ``detail`` as this reader may see it; a clear personal value is a clear read.
+
+    Before/after values of registry writes are the records' personal data (names, ID
+    numbers, phones, addresses), so they follow the record's own rule: in clear only where
+    the reader holds ``read_pii`` on the event's resource at the event's area (the same
+    ``may`` check and the same masks as the registry types, see
+    ``authz.masking.PERSONAL_DETAIL_KEYS``), masked otherwise. Shown in clear, the event's
+    records are noted like any other clear read (``pii.read`` rows committed with the
+    answer, ``server.lifecycle``), keyed by the record (``resident`` 42), so "who saw
+    resident 42 in clear" has one answer whichever field or trail showed it. An event filed
+    under no area has no area to hold ``read_pii`` in: its personal values stay masked.
+    """
+    masked, personal = mask_detail(row.resource, row.detail)
+    if not personal:
+        return row.detail
+    if row.area_code is None or not ctx.may(row.resource, "read_pii", row.area_code):
+        return masked
+    for key in record_keys(row):
+        ctx.note_clear_read(row.resource, int(key) if key.isdigit() else key, row.area_code)
+    return row.detail

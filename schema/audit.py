@@ -26,15 +26,18 @@ class AuditEventType:
     actor_username: str | None = strawberry.field(description="The acting user, or the name tried in a failed login.")
     action: str = strawberry.field(description="login, login.failed, logout, user.create, user.deactivate, grant.create, grant.revoke, policy.reload, pii.read, ...")
     resource: str | None
-    record_ids: list[int] = strawberry.field(description="Database ids of the records concerned.")
+    record_ids: list[str] = strawberry.field(description="Keys of the records concerned, as strings: database ids (`42`), or for a grid worker's contact (resource `area`) the grid's code (`230102001001001`).")
     area_code: str | None = strawberry.field(description="The area the event is filed under; null for deployment-wide events.")
-    detail: JSON | None = strawberry.field(description="Before/after values and other particulars (never a password).")
+    row: strawberry.Private[AuditEvent]
+
+    @strawberry.field(description="Before/after values and other particulars (never a password). Personal values (names, ID numbers, phones, addresses) are masked as on the records themselves unless you may read personal data of that kind in the event's area; shown in clear, they are audited like any clear read.")
+    def detail(self, info: strawberry.Info) -> JSON | None:
+        return audit_log.shown_detail(info.context, self.row)
 
     @classmethod
     def from_row(cls, e: AuditEvent) -> "AuditEventType":
-        ids = [int(i) for i in e.record_ids.split(",") if i.strip().isdigit()] if e.record_ids else []
         return cls(id=e.id, at=aware(e.at), actor_id=e.actor_id, actor_username=e.actor_username, action=e.action,
-                   resource=e.resource, record_ids=ids, area_code=e.area_code, detail=e.detail)
+                   resource=e.resource, record_ids=audit_log.record_keys(e), area_code=e.area_code, row=e)
 
 
 @strawberry.type
