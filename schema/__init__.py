@@ -11,14 +11,13 @@ from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from db.errors import DomainError
 from schema.query import Query
 from schema.account import AccountMutation, AccountQuery
 from schema.audit import AuditQuery, PolicyMutation
 from schema.auth import AuthMutation
 from schema.registry_lookup import RegistryLookupMutation
 from schema.registry_mutations import RegistryMutation
-from server.errors import ErrorCodes
+from server.errors import ErrorCodes, client_code
 from server.lifecycle import AuditClearReads, RefuseStaleToken
 
 MAX_DEPTH = 25
@@ -31,11 +30,15 @@ MUTATION_TYPES += [AuthMutation, AccountMutation, PolicyMutation]
 
 class WanggeSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
-        """Log bugs, not the user errors every client makes (bad input, no access)."""
-        unexpected = [e for e in errors if e.original_error is not None
-                      and not isinstance(e.original_error, DomainError)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        """Log bugs (once, with the traceback), not the mistakes every client makes.
+
+        Bad input, crafted IDs and refusals are answered with their code and never logged:
+        a malformed ID used to leave three chained tracebacks. ``server.errors.client_code``
+        is the one rule for which is which.
+        """
+        bugs = [e for e in errors if client_code(e) is None]
+        if bugs:
+            super().process_errors(bugs, execution_context)
 
 
 schema = WanggeSchema(

@@ -12,14 +12,19 @@ from resolvers.filters import MAX_SEARCH
 from resolvers.loaders import ListKey
 from schema.area import AreaType
 from schema.connection import Connection
+from schema.node_ids import ValidNodeIds
 from schema.paging import connection, page_args
 from schema.scalars import AreaLevel
 
 
 @strawberry.type
 class Query:
-    node: relay.Node | None = relay.node(description="Any object by its global ID; null if it does not exist or is outside your area.")
-    nodes: list[relay.Node | None] = relay.node(description="Objects by global IDs; null for each one that does not exist or is outside your area.")
+    node: relay.Node | None = relay.node(
+        description="Any object by its global ID; null if it does not exist or is outside your area.",
+        extensions=[ValidNodeIds()])
+    nodes: list[relay.Node | None] = relay.node(
+        description="Objects by global IDs; null for each one that does not exist or is outside your area.",
+        extensions=[ValidNodeIds()])
 
     @strawberry.field(description="One area by its statistical code; null if unknown or outside your view.")
     async def area(self, info: strawberry.Info, code: str) -> AreaType | None:

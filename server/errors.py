@@ -3,13 +3,12 @@
 Expected errors (``db.errors.DomainError``) keep their message and carry their code
 (``BAD_USER_INPUT``, ``NOT_FOUND``, ``FORBIDDEN``, ``CONFLICT``, ``UNAUTHENTICATED``) and
 the field they concern. Query validation errors say ``GRAPHQL_VALIDATION_FAILED``.
-Anything else is a bug: logged with its traceback, and shown to the client as
+Anything else is a bug: logged once with its traceback, and shown to the client as
 "Internal server error" in production (the message is kept in development, where it helps).
 """
 
 from __future__ import annotations
 
-import logging
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -17,33 +16,46 @@ from strawberry.relay.types import GlobalIDValueError
 
 from db.errors import DomainError
 
-log = logging.getLogger("wangge.errors")
+
+
+def client_code(error: GraphQLError) -> str | None:
+    """The code of an error the client caused, or None for a bug.
+
+    One predicate for both uses: what the client is told, and what the log keeps (a
+    client's mistake is never logged with a traceback; see ``schema.WanggeSchema``).
+    """
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return original.code
+    if isinstance(original, GlobalIDValueError):
+        # A malformed or foreign global ID (``!!!``, ``Nope:1``) was reported as INTERNAL_SERVER_ERROR.
+        return "BAD_USER_INPUT"
+    if original is None:
+        return (error.extensions or {}).get("code") or (
+            "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST")
+    if error.path is None and error.message.startswith("Variable '$"):
+        # graphql-core coercing a variable (``DateTime`` "yesterday") keeps the scalar's
+        # ValueError as the cause: the client's input, not a bug, and the message is about it.
+        return "BAD_USER_INPUT"
+    return None
 
 
 def classify(error: GraphQLError, production: bool) -> GraphQLError:
     original = error.original_error
     ext = dict(error.extensions or {})
+    code = client_code(error)
+    if code is None:  # a bug: logged by ``schema.WanggeSchema.process_errors``
+        ext["code"] = "INTERNAL_SERVER_ERROR"
+        message = "Internal server error" if production else error.message
+        return GraphQLError(message, error.nodes, error.source, error.positions, error.path, None, ext)
+    ext["code"] = code
+    message = error.message
     if isinstance(original, DomainError):
-        ext["code"] = original.code
+        message = original.message
         if original.field:
             ext["field"] = original.field
-        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, None, ext)
-    if isinstance(original, GlobalIDValueError):
-        # A malformed or foreign global ID (``!!!``, ``Nope:1``) is the client's mistake,
-        # not a bug: it was reported as INTERNAL_SERVER_ERROR.
-        ext["code"] = "BAD_USER_INPUT"
-        return GraphQLError("not a valid ID", error.nodes, error.source, error.positions, error.path, None, ext)
-    if original is None:
-        ext.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST")
-        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None, ext)
-    if error.path is None and error.message.startswith("Variable '$"):
-        # graphql-core coercing a variable (``DateTime`` "yesterday") keeps the scalar's
-        # ValueError as the cause: the client's input, not a bug, and the message is about it.
-        ext["code"] = "BAD_USER_INPUT"
-        return GraphQLError(error.message, error.nodes, error.source, error.positions, None, None, ext)
-    log.error("internal error at %s", error.path, exc_info=original)
-    ext["code"] = "INTERNAL_SERVER_ERROR"
-    message = "Internal server error" if production else error.message
+    elif isinstance(original, GlobalIDValueError):
+        message = "not a valid ID"
     return GraphQLError(message, error.nodes, error.source, error.positions, error.path, None, ext)
 
 

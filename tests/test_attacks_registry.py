@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 
@@ -62,7 +63,10 @@ def test_node_ids_that_cannot_exist_answer_null(api, text):
     assert "errors" not in body and body["data"]["nodes"][0] is None and body["data"]["nodes"][1]
 
 
-@pytest.mark.parametrize("value", ["!!!", raw_gid("Nope:1"), raw_gid("Query:1"), raw_gid("AreaStats:1")])
+@pytest.mark.parametrize("value", [
+    "!!!", raw_gid("Nope:1"), raw_gid("Query:1"), raw_gid("AreaStats:1"), "Tm9kZTox", raw_gid("Mutation:1"),
+    raw_gid("PageInfo:1"), raw_gid("ResidentConnection:1"), raw_gid("grant:1"), raw_gid(":1"), raw_gid("Node:"),
+])
 def test_malformed_global_ids_are_bad_input(api, value):
     """Found: Strawberry's GlobalID errors came back as INTERNAL_SERVER_ERROR (fixed in
     ``server/errors.py``)."""
@@ -245,3 +249,16 @@ def test_mutation_payloads_are_masked_for_a_masked_reader_of_the_other_grid(api,
     seen = api.data(q, {"id": gid("Resident", r.id)}, user="city_officer")["node"]
     assert seen["phone"] == "139****5678" and seen["birthDate"] is None and "*" in seen["idNumber"]
     assert seen["household"]["room"] == "****" and seen["name"] != r.name
+
+
+@pytest.mark.parametrize("value", ["!!!", "Tm9kZTox", raw_gid("Nope:1"), raw_gid("Resident:abc"), raw_gid("Area:\x00")])
+def test_a_crafted_id_is_one_log_line_at_most(api, caplog, value):
+    """Found: each malformed ID logged three chained tracebacks. A client's mistake is
+    logged as one line at most, and never with a traceback."""
+    caplog.clear()
+    with caplog.at_level("DEBUG"):
+        for q in (NODE, 'query($id: ID!) { nodes(ids: [$id]) { id } }'):
+            api.post(q, {"id": value}, user="grid_worker")
+            api.post(q.replace("$id: ID!", "").replace("$id", '"%s"' % value.replace("\x00", "")), user="grid_worker")
+    noisy = [r for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith(("wangge", "strawberry"))]
+    assert len(noisy) <= 4 and not any(r.exc_info for r in noisy), [r.getMessage() for r in noisy]
