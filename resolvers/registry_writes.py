@@ -34,9 +34,10 @@ from db.area import Area
 from db.audit import AuditEvent
 from db.base import utcnow
 from db.codes import Level
-from db.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound, Unauthenticated
+from db.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
 from db.registry import Building, Household, Resident
 from db.stats_counters import apply_deltas, merge_deltas
+from resolvers.account import require_user
 from resolvers.loaders import Loaders
 from resolvers.registry_validation import Checker, InputErrors
 from schema.errors import UserError, user_errors_from
@@ -194,8 +195,7 @@ def duplicate_id_number() -> InvalidField:
 
 async def run_mutation(ctx, operation: Callable[[Write, Any], Awaitable[Any]], input: Any) -> Outcome:
     """Run ``operation`` as one transaction; commit on success, roll back on any error."""
-    if ctx.user is None:
-        return Outcome(None, user_errors_from(Unauthenticated("sign in to change the registry")))
+    require_user(ctx)  # anonymous mutations are refused before execution (server.lifecycle.RequireLogin)
     async with ctx.lock:
         await ctx.settle()  # this mutation is a transaction of its own
         session = ctx.session

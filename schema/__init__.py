@@ -18,7 +18,7 @@ from schema.auth import AuthMutation
 from schema.registry_lookup import RegistryLookupMutation
 from schema.registry_mutations import RegistryMutation
 from server.errors import ErrorCodes, client_code
-from server.lifecycle import AuditClearReads, RefuseStaleToken
+from server.lifecycle import AuditClearReads, RequireLogin
 
 MAX_DEPTH = 25
 
@@ -45,5 +45,5 @@ schema = WanggeSchema(
     query=merge_types("Query", tuple(QUERY_TYPES)),
     mutation=merge_types("Mutation", tuple(MUTATION_TYPES)) if MUTATION_TYPES else None,
     config=StrawberryConfig(sort_schema=True),
-    extensions=[ErrorCodes, AuditClearReads, RefuseStaleToken, lambda: QueryDepthLimiter(max_depth=MAX_DEPTH)],
+    extensions=[ErrorCodes, AuditClearReads, RequireLogin, lambda: QueryDepthLimiter(max_depth=MAX_DEPTH)],
 )

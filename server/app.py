@@ -62,7 +62,7 @@ class WanggeGraphQL(GraphQL):
 
         A token that does not authenticate (expired, revoked, forged) does not fail here:
         the request continues as anonymous with ``auth_error`` set, and
-        ``server.lifecycle.RefuseStaleToken`` answers 401 unless the operation only logs in
+        ``server.lifecycle.RequireLogin`` answers 401 unless the operation only logs in
         or refreshes, so a client holding a stale token can still get a new one.
         """
         state = request.app.state

@@ -7,7 +7,7 @@ commit fails the whole answer is replaced by ``SERVICE_UNAVAILABLE``: a client n
 holds clear data the trail does not know about. (The rows used to go through a second
 pooled connection, which deadlocked the pool under 32 parallel clear readers.)
 
-A token that did not authenticate is refused here too (``RefuseStaleToken``), once the
+Callers without a valid token are refused here too (``RequireLogin``), once the
 operation's root fields are known.
 """
 
@@ -21,6 +21,7 @@ from graphql.execution import ExecutionResult
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from db.audit import AuditEvent
 from db.base import utcnow
@@ -70,23 +71,38 @@ def _audit_rows(ctx, operation_name: str | None) -> list[dict]:
     ]
 
 
-class RefuseStaleToken(SchemaExtension):
-    """A request whose token did not authenticate gets 401, except to log in or refresh.
+class RequireLogin(SchemaExtension):
+    """One rule for callers without a valid token, applied before anything executes.
 
-    A GraphiQL user whose token expired kept sending it and could not log in again without
-    clearing the headers. The token is still never ignored silently: anything but
-    ``login``/``refreshToken`` is refused as before, with ``WWW-Authenticate``.
+    - A token that did not authenticate (expired, revoked, forged): HTTP 401 for any
+      operation, except one that only logs in or refreshes (a GraphiQL user whose token
+      expired kept sending it and could not log in again without clearing the headers).
+    - No token at all: queries run with an empty scope (they see nothing), and every
+      mutation but ``login``/``refreshToken`` is HTTP 401. Registry mutations used to
+      answer a payload error while account mutations answered a top-level one.
+
+    The answer is the same in both cases: no data, one error ``UNAUTHENTICATED`` and
+    ``WWW-Authenticate: Bearer``, so a client has one thing to handle.
     """
 
     def on_execute(self):
         ctx = self.execution_context.context
         message = getattr(ctx, "auth_error", None)
+        if message is None and getattr(ctx, "user", True) is None and _is_mutation(self.execution_context):
+            message = "log in first"
         if message and not _only_tokenless_fields(self.execution_context):
             ctx.response.status_code = 401
             ctx.response.headers["WWW-Authenticate"] = "Bearer"
             self.execution_context.result = ExecutionResult(data=None, errors=[GraphQLError(
                 message, extensions={"code": "UNAUTHENTICATED"})])
         yield
+
+
+def _is_mutation(execution_context) -> bool:
+    try:
+        return execution_context.operation_type == OperationType.MUTATION
+    except RuntimeError:  # no single operation chosen: validation has answered already
+        return False
 
 
 def _only_tokenless_fields(execution_context) -> bool:

@@ -163,7 +163,9 @@ def test_logout_refuses_both_tokens_afterwards(api, sync_session):
 
 
 def test_logout_without_a_token_is_unauthenticated(api):
-    body = api.query(LOGOUT)
+    response = api.post(LOGOUT)
+    assert response.status_code == 401
+    body = response.json()
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 

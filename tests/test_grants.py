@@ -68,7 +68,9 @@ def test_create_user_refusals(api, sync_session):
 def test_community_staff_and_anonymous_may_not_create_users(api):
     payload = api.data(CREATE_USER, new_user(), user="community_staff")["createUser"]
     assert errors(payload) == [("areaCode", "FORBIDDEN")]
-    body = api.query(CREATE_USER, new_user())
+    response = api.post(CREATE_USER, new_user())
+    assert response.status_code == 401
+    body = response.json()
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
@@ -124,8 +126,8 @@ def test_grant_role_refusals(api, sync_session):
         assert errors(payload) == expected, (variables, payload)
         assert payload["grant"] is None
     assert audit_rows(sync_session, "grant.create") == []
-    body = api.query(GRANT_ROLE, {"userId": staff, "role": "staff", "areaCode": COMMUNITY})
-    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    response = api.post(GRANT_ROLE, {"userId": staff, "role": "staff", "areaCode": COMMUNITY})
+    assert response.status_code == 401 and response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 def test_grant_starting_later_gives_nothing_until_then(api, sync_session):

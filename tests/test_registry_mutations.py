@@ -30,6 +30,7 @@ from registry_support import (
     gid,
     make_id_number,
     mutate,
+    mutation_text,
     rows,
     snapshot,
     stats,
@@ -592,9 +593,12 @@ def test_expired_team_grant_can_no_longer_edit(api, sync_session):
 
 
 def test_anonymous_is_unauthenticated(api, sync_session):
+    """Refused before execution like every mutation (``tests/test_anonymous_mutations.py``)."""
     r = first_resident(sync_session, GRID)
-    out = mutate(api, "updateResident", {"id": gid("Resident", r.id), "version": r.version, "name": "x"}, None)
-    assert codes(out) == [(None, "UNAUTHENTICATED")] and out["resident"] is None
+    response = api.post(mutation_text("updateResident"),
+                        {"i": {"id": gid("Resident", r.id), "version": r.version, "name": "x"}})
+    assert response.status_code == 401 and response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert fresh(sync_session).get(type(r), r.id).name == r.name
 
 
 # --- statements per mutation -----------------------------------------------------------
