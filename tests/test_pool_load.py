@@ -32,9 +32,17 @@ ROUNDS = 3
 QUERY = 'query %s { area(code: "%s") { residents(first: 1) { edges { node { id phone } } } } }'
 
 
+POOLS = {
+    "default pool": {},
+    # two connections, half a second's patience: readers must be turned away fast, not hang
+    "starved pool": {"WANGGE_POOL_SIZE": "2", "WANGGE_POOL_OVERFLOW": "0", "WANGGE_POOL_TIMEOUT": "0.5"},
+}
+
+
+@pytest.mark.parametrize("pool", list(POOLS))
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True, scope="session")
-def test_parallel_clear_readers_never_deadlock_the_pool(db_url, sync_session):
-    with live_server(db_url) as base:
+def test_parallel_clear_readers_never_deadlock_the_pool(db_url, sync_session, pool):
+    with live_server(db_url, **POOLS[pool]) as base:
         token = login(base, "community_staff", DEMO_PASSWORD)
         results: list[tuple[str, int, float, dict]] = []
         health: list[tuple[int, float]] = []
@@ -78,7 +86,7 @@ def test_parallel_clear_readers_never_deadlock_the_pool(db_url, sync_session):
     other = [(status, body) for _, status, _, body in results if status not in (200, 503)]
     waits = sorted(w for _, _, w, _ in results)
     p95 = waits[int(0.95 * (len(waits) - 1))]
-    print(f"\n{len(results)} clear reads by {READERS} parallel readers in {wall:.2f} s: "
+    print(f"\n{pool}: {len(results)} clear reads by {READERS} parallel readers in {wall:.2f} s: "
           f"{len(answered)} answered, {len(busy)} SERVICE_UNAVAILABLE; wait p50 {statistics.median(waits) * 1000:.0f} ms, "
           f"p95 {p95 * 1000:.0f} ms, max {waits[-1] * 1000:.0f} ms; /healthz {len(health)} checks, "
           f"max {max(h for _, h in health) * 1000:.0f} ms")
