@@ -24,7 +24,9 @@ RESOURCES: frozenset[str] = frozenset(
     {"area", "aggregate", "building", "household", "resident", "user", "grant", "audit", "policy", "finding"}
 )
 #: The things a rule can allow.
-ACTIONS: frozenset[str] = frozenset({"read", "read_pii", "create", "update", "delete", "approve", "export", "grant", "lookup"})
+ACTIONS: frozenset[str] = frozenset(
+    {"read", "read_pii", "create", "update", "delete", "approve", "export", "grant", "lookup", "reactivate"}
+)
 
 #: Environment variable naming the policy file to load instead of the repository's.
 POLICIES_ENV = "WANGGE_POLICIES"

@@ -1,10 +1,14 @@
 """Accounts as area administrators see them: which users are visible, and their grants.
 
 Accounts belong to no place, so the request gate cannot scope them; the rule is here,
-written out: a user is *visible* to an admin (``users``, ``node``, and as the target of an
-admin mutation) when they hold a non-revoked grant (current, future or expired) inside the
-admin's ``user read`` scope, one EXISTS in SQL. Grants themselves are place-bound and go
-through the gate (``grant read``). The changes admins make live in ``resolvers/account_admin.py``.
+written out (:func:`visible_users`, one condition in SQL): a user is *visible* to an admin
+(``users``, ``node``, and as the target of an admin mutation) when they hold a non-revoked
+grant (current, future or expired) inside the admin's ``user read`` scope, or, having no
+current or future grant at all, when their most recent grant (revoked or expired) was
+there: a user whose last grant was revoked stays with the admins of the area they left
+(who may reactivate them or grant them a role again), instead of vanishing for everyone.
+Grants themselves are place-bound and go through the gate (``grant read``). The changes
+admins make live in ``resolvers/account_admin.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from strawberry import relay
 from strawberry.dataloader import DataLoader
@@ -80,13 +84,34 @@ async def transaction(ctx):
 # -- visibility ---------------------------------------------------------------------------
 
 
-def visible_users(scope):
-    """SQL: the user holds a non-revoked grant inside ``scope``'s ``user read`` areas."""
-    return exists(select(AreaGrant.id).where(
+def visible_users(scope, now: datetime | None = None):
+    """SQL: the user is visible in ``scope``'s ``user read`` areas (see the module docstring).
+
+    "No current or future grant anywhere" and "the most recent grant" are about all of the
+    user's grants, including those the request's gate hides (it filters ``AreaGrant`` in
+    subqueries too), so those two parts read the grant *table*, which the gate does not
+    touch. They reveal no more than that rule says: whether a user who once held a grant in
+    the admin's area has left it for another one.
+    """
+    now = now or utcnow()
+    held = exists(select(AreaGrant.id).where(
         AreaGrant.user_id == User.id,
         AreaGrant.revoked_at.is_(None),
         scope.condition(AreaGrant.area_code, "user", "read"),
     ))
+    table = AreaGrant.__table__
+    standing, last, later = table.alias("standing"), table.alias("last_grant"), table.alias("later_grant")
+    none_standing = ~exists(select(standing.c.id).where(
+        standing.c.user_id == User.id,
+        standing.c.revoked_at.is_(None),
+        or_(standing.c.valid_until.is_(None), standing.c.valid_until > now),
+    ))
+    last_in_scope = exists(select(last.c.id).where(
+        last.c.user_id == User.id,
+        scope.condition(last.c.area_code, "user", "read"),
+        ~exists(select(later.c.id).where(later.c.user_id == last.c.user_id, later.c.id > last.c.id)),
+    ))
+    return or_(held, and_(none_standing, last_in_scope))
 
 
 @dataclass(frozen=True)

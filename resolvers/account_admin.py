@@ -1,17 +1,22 @@
 """What area administrators change: accounts and grants, under the delegation rules.
 
-Each rule is a Casbin decision through the request's :class:`Scope`:
+One rule decides every change, ``authz.delegation.grant_refusal``: could this admin have
+made the grant concerned (its area inside their ``grant grant`` rights, every permission
+of its role held there, ending no later than their own rights to make it)?
 
-- a grant is made only where the admin holds ``grant grant``, and only of a role whose every
-  permission the admin holds there (``authz.delegation.check_can_grant``); ``createUser``
-  also needs ``user create`` there;
-- a grant is revoked, and an account deactivated, only by someone who could have granted
-  every grant concerned (for a deactivation: every current and future grant of the user,
-  or, if there are none, every expired one) and holds ``user update`` there, so an office
-  cannot remove the supervisors who inspect it (admins lack the ``finding`` rights
-  supervisors hold) nor switch off someone who also works elsewhere;
-- nobody grants to, revokes from or deactivates themselves;
-- the target of a change must be visible to the admin (``resolvers.account.visible_users``).
+- a grant is made only if it passes the rule; ``createUser`` also needs ``user create``
+  there;
+- a grant is revoked only by someone who could have made it: a one-day deputy cannot end
+  the open-ended grant of the admin who appointed it, and an office cannot remove the
+  supervisors who inspect it (admins lack the ``finding`` rights supervisors hold);
+- an account is deactivated (``user update``) or reactivated (``user reactivate``) only by
+  someone who could have made every grant concerned: every current and future grant of
+  the user; if there are none, every expired one and the user's most recent grant (the one
+  that keeps them visible, ``resolvers.account.visible_users``). So nobody switches off
+  someone who also works elsewhere, or someone whose term outlasts their own;
+- nobody grants to, revokes from, deactivates or reactivates themselves;
+- the target of a change must be visible to the admin (``resolvers.account.visible_users``);
+- refusals name the input and a reason, never an area or a role the admin may not see.
 
 Every change is written with its audit row in one transaction on the request's session;
 an expected failure rolls the whole transaction back.
@@ -25,13 +30,13 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from authz.delegation import check_can_grant, check_within_own_term
+from authz.delegation import check_could_have_granted, check_grantable
 from authz.passwords import hash_password
 from db.accounts import AreaGrant, LoginSession, User
 from db.area import Area
 from db.base import aware, utcnow
 from db.codes import validate_code
-from db.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
+from db.errors import Conflict, Forbidden, InvalidField, NotFound
 from db.seed_users import create_user as create_account
 from resolvers.account import require_user, transaction, visible_users
 from resolvers.audit import common_area, event, utc
@@ -52,10 +57,9 @@ async def create_user(ctx, new: NewUser) -> User:
     actor = require_user(ctx)
     area = validate_code(new.area_code, "areaCode")
     if not ctx.scope.allows(area, "user", "create"):
-        raise Forbidden(f"you may not create users at area {area}", field="areaCode")
-    check_can_grant(ctx.scope, ctx.scope.enforcer, new.role, area)
+        raise Forbidden("you may not create users in this area", field="areaCode")
     valid_until = utc(new.valid_until, "validUntil")
-    check_within_own_term(ctx.scope, ctx.scope.enforcer, new.role, area, valid_until, also=(("user", "create"),))
+    check_grantable(ctx.scope, new.role, area, valid_until, also=(("user", "create"),))
     if not isinstance(new.password, str) or len(new.password) > 1024:
         raise InvalidField("password", "at most 1024 characters")
     password_hash = await asyncio.to_thread(hash_password, new.password)  # off the event loop
@@ -106,8 +110,7 @@ async def grant_role(ctx, new: NewGrant) -> AreaGrant:
         raise InvalidField("validUntil", "must be in the future")
     if new.user_id == actor.id:
         raise Forbidden("you may not grant roles to yourself; ask another administrator", field="userId")
-    check_can_grant(ctx.scope, ctx.scope.enforcer, new.role, area)
-    check_within_own_term(ctx.scope, ctx.scope.enforcer, new.role, area, valid_until)
+    check_grantable(ctx.scope, new.role, area, valid_until)
     async with transaction(ctx) as session:
         user = await _visible_user(ctx, session, new.user_id)
         if not user.is_active:
@@ -133,7 +136,8 @@ async def revoke_grant(ctx, grant_id: int) -> AreaGrant:
             raise NotFound("no such grant in your area", field="grantId")
         if grant.user_id == actor.id:
             raise Forbidden("you may not revoke your own grants; ask another administrator", field="grantId")
-        _check_may_take_back(ctx, grant, "grantId")
+        check_could_have_granted(ctx.scope, grant.role, grant.area_code, aware(grant.valid_until), field="grantId",
+                                 lead="you may not revoke this grant: it is one")
         if grant.revoked_at is not None:
             raise Conflict("this grant is already revoked", field="grantId")
         before = _grant_detail(grant)
@@ -143,28 +147,12 @@ async def revoke_grant(ctx, grant_id: int) -> AreaGrant:
     return grant
 
 
-def _check_may_take_back(ctx, grant: AreaGrant, field: str) -> None:
-    """Only who could have made a grant may end it (see the module docstring)."""
-    try:
-        check_can_grant(ctx.scope, ctx.scope.enforcer, grant.role, grant.area_code)
-    except DomainError as exc:
-        raise Forbidden(f"you may not take back role '{grant.role}' at {grant.area_code}: {exc.message}",
-                        field=field) from None
-
-
 async def deactivate_user(ctx, user_id: int) -> User:
+    """Switch an account off and end its logins; see the module docstring for who may."""
     actor = require_user(ctx)
     now = utcnow()
-    if user_id == actor.id:
-        raise Forbidden("you may not deactivate yourself; ask another administrator", field="userId")
-    concerned = await _grants_concerned(ctx, user_id, now)
     async with transaction(ctx) as session:
-        user = await _visible_user(ctx, session, user_id)
-        for grant in concerned:
-            if not ctx.scope.allows(grant.area_code, "user", "update"):
-                raise Forbidden(f"this user also holds a role at {grant.area_code}, outside your area",
-                                field="userId")
-            _check_may_take_back(ctx, grant, "userId")
+        user, concerned = await _switchable_user(ctx, session, actor, user_id, now, "deactivate", ("user", "update"))
         if not user.is_active:
             raise Conflict("this account is already deactivated", field="userId")
         user.is_active = False
@@ -179,15 +167,54 @@ async def deactivate_user(ctx, user_id: int) -> User:
     return user
 
 
-async def _grants_concerned(ctx, user_id: int, now: datetime) -> list[AreaGrant]:
-    """The grants a deactivation ends: current and future ones; if none, the expired ones.
+async def reactivate_user(ctx, user_id: int) -> User:
+    """Switch a deactivated account back on, under the rules of :func:`deactivate_user`.
 
-    Read on the system session, because every grant counts, including those this
-    request's gate would hide. (An empty list means the user is not visible anyway.)
+    Needs ``user reactivate`` (not ``user update``) at the area of every grant concerned, so
+    no role may reactivate until a policy line says so. Logins ended by the deactivation
+    stay ended: the user logs in again.
+    """
+    actor = require_user(ctx)
+    now = utcnow()
+    async with transaction(ctx) as session:
+        user, concerned = await _switchable_user(ctx, session, actor, user_id, now, "reactivate",
+                                                 ("user", "reactivate"))
+        if user.is_active:
+            raise Conflict("this account is already active", field="userId")
+        user.is_active = True
+        user.version += 1
+        session.add(event(actor, "user.reactivate", resource="user", record_ids=[user.id],
+                          area_code=common_area(g.area_code for g in concerned),
+                          detail={"before": {"isActive": False}, "after": {"isActive": True}}))
+    return user
+
+
+async def _switchable_user(ctx, session, actor: User, user_id: int, now: datetime, verb: str,
+                           permission: tuple[str, str]) -> tuple[User, list[AreaGrant]]:
+    """The visible user ``actor`` may ``verb`` and the grants that decided it, or raise."""
+    if user_id == actor.id:
+        raise Forbidden(f"you may not {verb} yourself; ask another administrator", field="userId")
+    user = await _visible_user(ctx, session, user_id)
+    concerned = await _grants_concerned(ctx, user_id, now)
+    for grant in concerned:
+        check_could_have_granted(ctx.scope, grant.role, grant.area_code, aware(grant.valid_until), field="userId",
+                                 lead=f"you may not {verb} this user: they hold a grant", also=(permission,))
+    return user, concerned
+
+
+async def _grants_concerned(ctx, user_id: int, now: datetime) -> list[AreaGrant]:
+    """The grants deciding who may switch a user off or on.
+
+    Current and future grants; if there are none, the expired ones and the most recent
+    grant (revoked or not: the one that keeps a user without grants visible). Read on the
+    system session, because every grant counts, including those this request's gate would
+    hide. Called inside the change's transaction, after the user was found visible.
     """
     async with ctx.system_read() as system:
-        standing = list((await system.execute(select(AreaGrant).where(
-            AreaGrant.user_id == user_id, AreaGrant.revoked_at.is_(None)))).scalars())
+        grants = list((await system.execute(select(AreaGrant).where(AreaGrant.user_id == user_id)
+                                            .order_by(AreaGrant.id))).scalars())
+    standing = [g for g in grants if g.revoked_at is None]
     pending = [g for g in standing if g.valid_until is None or aware(g.valid_until) > now]
-    return pending or standing
-
+    if pending:
+        return pending
+    return standing + [g for g in grants[-1:] if g not in standing]

@@ -31,7 +31,7 @@ from resolvers.pagination import encode_cursor
 class Permission:
     area_code: str
     resource: str = strawberry.field(description="Kind of record, as in policies.csv: area, resident, user, grant, audit, ...")
-    action: str = strawberry.field(description="read, read_pii, create, update, delete, approve, export or grant.")
+    action: str = strawberry.field(description="read, read_pii, create, update, delete, approve, export, grant, lookup or reactivate.")
 
 
 @strawberry.type(name="Grant", description="A role held in an area (and everything below it), possibly for a limited time.")
@@ -74,7 +74,7 @@ class GrantType(relay.Node):
         return [cls.from_row(*found[i]) if i in found else None for i in ids]
 
 
-@strawberry.type(name="User", description="A staff account. Visible to admins holding `user read` where the user holds a grant.")
+@strawberry.type(name="User", description="A staff account. Visible to admins holding `user read` where the user holds a grant (or, with no current grant, held their most recent one).")
 class UserType(relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.User]
@@ -130,7 +130,7 @@ class AccountQuery:
         data = await auth.viewer(info.context)
         return Viewer.from_data(data) if data else None
 
-    @strawberry.field(description="Accounts holding a grant inside the areas where you may read users, by id.")
+    @strawberry.field(description="Accounts holding a grant inside the areas where you may read users (or, with no current grant, whose most recent grant was there), by id.")
     async def users(self, info: strawberry.Info, search: str | None = None, active: bool | None = None,
                     first: int | None = None, after: str | None = None) -> Connection[UserType]:
         flt = accounts.UserFilter((search or "").strip() or None, active)
@@ -201,7 +201,7 @@ class AccountMutation:
             return GrantPayload(errors=user_errors_from(exc))
         return GrantPayload(grant=await _reloaded_grant(info, grant))
 
-    @strawberry.mutation(description="End a grant now (only one you could have made: inside your area, not stronger than your role).")
+    @strawberry.mutation(description="End a grant now (only one you could have made: inside your area, not stronger than your role, ending no later than your own rights to grant it).")
     async def revoke_grant(self, info: strawberry.Info, grant_id: strawberry.ID) -> GrantPayload:
         ctx = info.context
         accounts.require_user(ctx)
@@ -218,6 +218,16 @@ class AccountMutation:
         accounts.require_user(ctx)
         try:
             user = await admin.deactivate_user(ctx, accounts.decode_id(user_id, "User", "userId"))
+        except DomainError as exc:
+            return UserPayload(errors=user_errors_from(exc))
+        return UserPayload(user=UserType.from_row(user))
+
+    @strawberry.mutation(description="Switch a deactivated account back on (needs `user reactivate`; only if every role it holds is one you could have granted). Its old logins stay ended.")
+    async def reactivate_user(self, info: strawberry.Info, user_id: strawberry.ID) -> UserPayload:
+        ctx = info.context
+        accounts.require_user(ctx)
+        try:
+            user = await admin.reactivate_user(ctx, accounts.decode_id(user_id, "User", "userId"))
         except DomainError as exc:
             return UserPayload(errors=user_errors_from(exc))
         return UserPayload(user=UserType.from_row(user))
