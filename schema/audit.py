@@ -24,7 +24,7 @@ class AuditEventType:
     at: datetime
     actor_id: int | None = strawberry.field(description="Database id of the acting user; null for failed logins.")
     actor_username: str | None = strawberry.field(description="The acting user, or the name tried in a failed login.")
-    action: str = strawberry.field(description="login, login.failed, logout, user.create, user.deactivate, grant.create, grant.revoke, policy.reload, pii.read, ...")
+    action: str = strawberry.field(description="login, login.failed, logout, user.create, user.deactivate, user.reactivate, grant.create, resident.lookup, grant.revoke, policy.reload, pii.read, ...")
     resource: str | None
     record_ids: list[str] = strawberry.field(description="Keys of the records concerned, as strings: database ids (`42`), or for a grid worker's contact (resource `area`) the grid's code (`230102001001001`).")
     area_code: str | None = strawberry.field(description="The area the event is filed under; null for deployment-wide events.")
