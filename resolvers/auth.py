@@ -216,5 +216,6 @@ async def logout(ctx) -> bool:
 async def viewer(ctx) -> ViewerData | None:
     if ctx.user is None:
         return None
+    ctx.charge(1)  # not cached: each alias reads the grants again
     async with ctx.lock, ctx.system_read() as s:  # every grant, also those the gate would hide
         return await load_viewer(s, ctx.user, ctx.scope.enforcer)

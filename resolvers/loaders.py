@@ -78,6 +78,7 @@ class Loaders:
         return [grouped.get(h, []) for h in household_ids]
 
     async def _load_stats(self, codes: list[str]) -> list[dict[str, int]]:
+        self.ctx.charge(len(codes))  # one sum per area, whatever its rows
         parts = [
             select(literal(i, Integer).label("batch_no"),
                    func.coalesce(func.sum(GridStats.buildings), 0).label("buildings"),
@@ -113,7 +114,8 @@ class Loaders:
         return stmt
 
     async def _load_pages(self, keys: list[tuple[ListKey, PageArgs]]) -> list[Page]:
-        self.ctx.charge(sum(args.size for _key, args in keys))
+        # A page is a read even when empty: ``first: 0`` pages used to cost nothing.
+        self.ctx.charge(sum(max(args.size, 1) for _key, args in keys))
         groups: dict[tuple[str, Hashable, PageArgs], list[int]] = defaultdict(list)
         for i, (lk, args) in enumerate(keys):
             groups[(lk.kind, lk.filters, args)].append(i)
@@ -126,6 +128,7 @@ class Loaders:
         return out
 
     async def _load_counts(self, keys: list[ListKey]) -> list[int]:
+        self.ctx.charge(len(keys))  # a totalCount is a count over the whole list
         groups: dict[tuple[str, Hashable], list[int]] = defaultdict(list)
         for i, lk in enumerate(keys):
             groups[(lk.kind, lk.filters)].append(i)

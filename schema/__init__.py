@@ -6,8 +6,11 @@ one line in each list.
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
-from strawberry.extensions import QueryDepthLimiter
+from strawberry.extensions import AddValidationRules
+from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -19,8 +22,13 @@ from schema.registry_lookup import RegistryLookupMutation
 from schema.registry_mutations import RegistryMutation
 from server.errors import ErrorCodes, client_code
 from server.lifecycle import AuditClearReads, RequireLogin
+from server.limits import RequestLimits
 
 MAX_DEPTH = 25
+#: ``QueryDepthLimiter(max_depth=...)`` builds a new rule class each time it is made; a
+#: shared instance is deprecated (extensions hold per-request state), so the rule is built
+#: once and each request gets a light ``AddValidationRules`` around it.
+DEPTH_LIMIT = partial(AddValidationRules, [create_validator(MAX_DEPTH, None)])
 
 QUERY_TYPES: list[type] = [Query]
 QUERY_TYPES += [AccountQuery, AuditQuery]
@@ -45,5 +53,5 @@ schema = WanggeSchema(
     query=merge_types("Query", tuple(QUERY_TYPES)),
     mutation=merge_types("Mutation", tuple(MUTATION_TYPES)) if MUTATION_TYPES else None,
     config=StrawberryConfig(sort_schema=True),
-    extensions=[ErrorCodes, AuditClearReads, RequireLogin, lambda: QueryDepthLimiter(max_depth=MAX_DEPTH)],
+    extensions=[ErrorCodes, AuditClearReads, RequireLogin, RequestLimits, DEPTH_LIMIT],
 )

@@ -24,6 +24,7 @@ from db.engine import make_async_engine
 from db.errors import Unauthenticated
 from resolvers.loaders import Loaders
 from server.context import RequestContext
+from server.limits import RequestRefused, guard_body
 from server.settings import Settings
 
 log = logging.getLogger("wangge")
@@ -38,7 +39,11 @@ class _Unavailable(Exception):
 
 
 class WanggeGraphQL(GraphQL):
-    """Strawberry's ASGI view with our per-operation context and its clean-up."""
+    """Strawberry's ASGI view with our per-operation context and its clean-up.
+
+    A POST body is read and checked first (size, JSON nesting: ``server.limits``), so a
+    request refused for its body never takes a pooled connection.
+    """
 
     def __init__(self, schema, settings: Settings) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
@@ -48,7 +53,11 @@ class WanggeGraphQL(GraphQL):
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         try:
+            # Size and JSON nesting of the body, before a connection is taken or a byte parsed.
+            receive = await guard_body(scope, receive, self.settings)
             await super().__call__(scope, receive, send)
+        except RequestRefused as exc:
+            await exc.response()(scope, receive, send)
         except _Unavailable as exc:
             body = {"errors": [{"message": exc.message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
             await JSONResponse(body, status_code=503, headers={"Retry-After": "1"})(scope, receive, send)
@@ -86,6 +95,7 @@ class WanggeGraphQL(GraphQL):
             request=request, response=response, settings=self.settings, app_state=state, session=session,
             scope=scope, connection=conn, user=principal.user if principal else None,
             session_id=principal.session_id if principal else None, auth_error=auth_error,
+            budget=self.settings.max_objects,
         )
         ctx.loaders = Loaders(ctx)
         request.scope["wangge.context"] = ctx

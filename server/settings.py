@@ -27,6 +27,12 @@ def _policies_path() -> Path:
     return REPO_ROOT / "policies.csv"
 
 
+#: The request limits, each read from ``WANGGE_<NAME>`` (``WANGGE_MAX_TOKENS``, ...).
+LIMIT_FIELDS = ("max_body_bytes", "anonymous_max_body_bytes", "max_json_depth", "max_tokens",
+                "anonymous_max_tokens", "max_fields", "anonymous_max_fields", "max_cost",
+                "anonymous_max_cost", "max_fragment_depth", "max_objects")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -48,6 +54,30 @@ class Settings:
     lookup_quota: int = 20
     #: The deployment's zone: where "today" begins for quotas and daily figures.
     timezone: str = "Asia/Shanghai"
+    #: Request limits, each checked before the work it protects (``server.limits``).
+    #: Bodies: 1 MiB holds a ``nodes`` call with the whole object budget of IDs in its
+    #: variables; a request without ``Authorization`` only logs in or reads the schema.
+    max_body_bytes: int = 1_048_576
+    anonymous_max_body_bytes: int = 65_536
+    #: Nesting of arrays/objects in the JSON body (the API's inputs need 3: body, variables, input).
+    max_json_depth: int = 32
+    #: Tokens of a document. Parsing holds the event loop about 3.5 ms per 1,000 tokens;
+    #: the README's walk is 116 tokens, the tests' largest queries about 150, GraphiQL's
+    #: introspection query 183.
+    max_tokens: int = 10_000
+    anonymous_max_tokens: int = 1_000
+    #: Fields selected, each alias and each use of a fragment counted (validation holds
+    #: the loop about 50 us per field, more for copies of one field). Introspection: 229.
+    max_fields: int = 500
+    anonymous_max_fields: int = 400
+    #: Database reads a document asks for (``server.limits.field_cost``): the README's
+    #: walk from the province to a grid's residents costs 10, the tests' city query 21.
+    max_cost: int = 200
+    anonymous_max_cost: int = 20
+    #: Longest chain of fragments spreading fragments (introspection: 3).
+    max_fragment_depth: int = 10
+    #: Objects one operation may ask for (``RequestContext.charge``).
+    max_objects: int = 20_000
 
     def pool_options(self) -> dict:
         return {"pool_size": self.pool_size, "max_overflow": self.pool_overflow, "pool_timeout": self.pool_timeout}
@@ -66,7 +96,8 @@ class Settings:
         )
         for name, env, kind in (("pool_size", "WANGGE_POOL_SIZE", int), ("pool_overflow", "WANGGE_POOL_OVERFLOW", int),
                                 ("pool_timeout", "WANGGE_POOL_TIMEOUT", float),
-                                ("lookup_quota", "WANGGE_LOOKUP_QUOTA", int), ("timezone", "WANGGE_TIMEZONE", str)):
+                                ("lookup_quota", "WANGGE_LOOKUP_QUOTA", int), ("timezone", "WANGGE_TIMEZONE", str),
+                *((name, "WANGGE_" + name.upper(), int) for name in LIMIT_FIELDS)):
             if os.environ.get(env):
                 values[name] = kind(os.environ[env])
         values.update(overrides)

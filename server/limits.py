@@ -1,0 +1,414 @@
+"""Refuse expensive requests early: before the work that makes them expensive.
+
+A request that is cheap to send must not be expensive to refuse. The server runs one
+event loop per process: while it lexes, parses or validates one document, no other
+request (``/healthz`` included) gets an answer. Found by review, each beside ``/healthz``:
+900 copies of one field (graphql-core's ``OverlappingFieldsCanBeMerged`` is quadratic in
+fields of one name) stalled it for seconds; 1,000 aliases of ``viewer``, ``stats`` or
+``totalCount`` (none of them counted by the object budget) for 2-10 s; a 20 MiB body was
+read and parsed whole; a body nested 1,000 deep answered HTTP 500 and 300 chained
+fragments "maximum recursion depth exceeded", both without a code.
+
+So every limit here is checked before the stage it protects, each with its own
+``extensions.code`` and a ``Settings`` field (``WANGGE_*`` variable):
+
+====================  ==========================  ================================
+stage protected       limit                       refused with
+====================  ==========================  ================================
+reading the body      bytes (Content-Length, and  HTTP 413 ``REQUEST_TOO_LARGE``
+                      counted while reading)
+``json.loads``        nesting of ``[`` / ``{``    HTTP 400 ``JSON_TOO_DEEP``
+parsing               tokens (``max_tokens``)     ``TOO_MANY_TOKENS``
+parsing               selection nesting the       ``QUERY_TOO_DEEP``
+                      parser cannot recurse into
+validation            fragment spread depth       ``FRAGMENTS_TOO_DEEP``
+validation            fields, over fragments      ``TOO_MANY_FIELDS``
+execution             database-reading fields     ``QUERY_TOO_COMPLEX``
+execution (rows)      ``RequestContext.charge``   ``QUERY_TOO_LARGE`` (unchanged)
+====================  ==========================  ================================
+
+The body limits run in ``server.app.WanggeGraphQL`` before a pooled connection is taken;
+the document limits in ``RequestLimits``, a schema extension. Callers without a valid
+token (anonymous, or a token that did not authenticate) get tighter document limits:
+they can only log in, refresh a token and read the schema (GraphiQL's introspection
+query is 183 tokens and 229 fields, fragments expanded). The body is read before
+anyone is authenticated, so its tighter limit applies to requests without an
+``Authorization`` header.
+
+Why not strawberry's own ``MaxTokensLimiter`` and ``MaxAliasesLimiter``: the first sets
+the same ``max_tokens`` parse option as here, but with one limit for everybody and a
+code-less syntax error; the second is a validation *rule*, so it runs inside the very
+validation pass whose cost it should prevent, and counts aliases only (900 copies of one
+field have none).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    get_named_type,
+    is_leaf_type,
+)
+from graphql.language import Lexer, Source, TokenKind
+from starlette.responses import JSONResponse
+from strawberry.extensions import SchemaExtension
+
+# -- the body ---------------------------------------------------------------------------
+
+
+class RequestRefused(Exception):
+    """A request refused before GraphQL sees it: an HTTP status and a JSON error with a code."""
+
+    def __init__(self, status: int, code: str, message: str, **extensions) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extensions = status, code, message, extensions
+
+    def response(self) -> JSONResponse:
+        body = {"errors": [{"message": self.message, "extensions": {"code": self.code, **self.extensions}}]}
+        # The rest of an unread body is never read: the connection cannot be reused.
+        headers = {"Connection": "close"} if self.status == 413 else None
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def _header(scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers") or ():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def body_limit(settings, scope) -> int:
+    """Bytes a request may send: less without an ``Authorization`` header (nobody is logged in yet)."""
+    if _header(scope, b"authorization"):
+        return settings.max_body_bytes
+    return settings.anonymous_max_body_bytes
+
+
+def _too_large(limit: int) -> RequestRefused:
+    return RequestRefused(413, "REQUEST_TOO_LARGE", f"the request body is larger than {limit} bytes", limit=limit)
+
+
+async def read_body(scope, receive, limit: int) -> bytes:
+    """The whole body, or ``REQUEST_TOO_LARGE`` as soon as it is known to exceed ``limit``.
+
+    A declared ``Content-Length`` is refused before a byte is read; a chunked body (no
+    length) is counted while it arrives and refused at the chunk that crosses the limit,
+    so a 20 MiB body is never read, let alone parsed.
+    """
+    declared = _header(scope, b"content-length")
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise RequestRefused(400, "BAD_REQUEST", "Content-Length is not a number") from None
+        if length > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestRefused(400, "BAD_REQUEST", "the request body was not received completely")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay(body: bytes, receive):
+    """An ASGI ``receive`` that hands out the body already read, then defers to the real one."""
+    pending = True
+
+    async def replayed():
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+#: A JSON string (escapes included): its brackets are text, not nesting.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def check_json_nesting(body: bytes, limit: int) -> None:
+    """Refuse a body whose arrays/objects nest deeper than ``limit``, before ``json.loads``.
+
+    The C decoder recurses once per level: 1,000 levels raised ``RecursionError`` (HTTP
+    500), and a few hundred would reach graphql-core's variable coercion, which recurses
+    too. Strings are cut out first (a query's braces are text); an ordinary body then has
+    a handful of brackets and the loop below runs only for bodies that have many.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    if len(brackets) <= 2 * limit:  # cannot open more than ``limit`` levels
+        return
+    depth = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            if depth > limit:
+                raise RequestRefused(400, "JSON_TOO_DEEP", f"the request body nests deeper than {limit} levels",
+                                     limit=limit)
+        else:
+            depth -= 1
+
+
+async def guard_body(scope, receive, settings):
+    """Read and check a POST body within its limits; the ``receive`` to continue with."""
+    if scope.get("method") != "POST":
+        return receive
+    body = await read_body(scope, receive, body_limit(settings, scope))
+    check_json_nesting(body, settings.max_json_depth)
+    return replay(body, receive)
+
+
+# -- the document -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentLimits:
+    tokens: int
+    fields: int
+    cost: int
+    fragment_depth: int
+
+
+def document_limits(settings, anonymous: bool) -> DocumentLimits:
+    if anonymous:
+        return DocumentLimits(settings.anonymous_max_tokens, settings.anonymous_max_fields,
+                              settings.anonymous_max_cost, settings.max_fragment_depth)
+    return DocumentLimits(settings.max_tokens, settings.max_fields, settings.max_cost, settings.max_fragment_depth)
+
+
+def _refusal(code: str, message: str, limit: int) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code, "limit": limit})
+
+
+#: Object-returning fields of these types hand out what their parent already loaded.
+_FREE_PARENTS = frozenset({"PageInfo", "Viewer", "AreaStats", "Permission", "UserError"})
+#: Leaf fields that are a database read of their own.
+_COSTLY_LEAVES = frozenset({"totalCount"})
+
+
+def field_cost(parent, field_def, name: str) -> int:
+    """The static cost of one selection of a field: 1 if resolving it may read the database.
+
+    Rows are not counted here (``RequestContext.charge`` counts them when pages load);
+    this counts the reads a document asks for however few rows they return, which the
+    object budget did not see: a ``totalCount``, ``stats``, ``viewer``, a ``first: 0``
+    page, a ``node`` lookup. Every alias and every use of a fragment counts again.
+
+    The rule: an object-returning field costs 1 (it resolves through a loader or a
+    query), except on connection, edge and payload types and the few types above, which
+    hand out objects already loaded; a leaf costs nothing, except ``totalCount``;
+    introspection (``__schema``, ``__type``, ``__typename``) costs nothing.
+    """
+    if name.startswith("__") or (parent is not None and parent.name.startswith("__")):
+        return 0
+    if field_def is None:  # unknown here: validation will say so
+        return 0
+    if is_leaf_type(get_named_type(field_def.type)):
+        return 1 if name in _COSTLY_LEAVES else 0
+    pname = parent.name
+    if pname in _FREE_PARENTS or pname.endswith(("Connection", "Edge", "Payload")):
+        return 0
+    return 1
+
+
+@dataclass
+class _Tally:
+    fields: int = 0
+    cost: int = 0
+
+
+def _spreads(selection_set) -> list[str]:
+    """Names of the fragments spread anywhere in a selection set (no recursion)."""
+    names, stack = [], [selection_set]
+    while stack:
+        for sel in stack.pop().selections:
+            if isinstance(sel, FragmentSpreadNode):
+                names.append(sel.name.value)
+            elif sel.selection_set is not None:
+                stack.append(sel.selection_set)
+    return names
+
+
+def _fragment_order(fragments: dict[str, FragmentDefinitionNode], limit: int) -> list[str] | GraphQLError:
+    """Fragments in dependency order (spread ones first), or ``FRAGMENTS_TOO_DEEP``.
+
+    Depth is the longest chain of spreads. An explicit stack instead of recursion: 300
+    chained fragments made graphql-core and the depth rule exceed the recursion limit.
+    A cycle is not followed (validation reports it); a long cycle is a long chain.
+    """
+    edges = {name: _spreads(f.selection_set) for name, f in fragments.items()}
+    depth: dict[str, int] = {}
+    order: list[str] = []
+    on_path: set[str] = set()
+    for root in fragments:
+        if root in depth:
+            continue
+        stack = [(root, iter(edges[root]))]
+        on_path.add(root)
+        while stack:
+            name, children = stack[-1]
+            child = next((c for c in children if c in fragments and c not in depth and c not in on_path), None)
+            if child is not None and len(stack) < limit:
+                on_path.add(child)
+                stack.append((child, iter(edges[child])))
+                continue
+            depth[name] = 1 + max((depth[c] for c in edges[name] if c in depth), default=0)
+            if child is not None or depth[name] > limit:
+                return _refusal("FRAGMENTS_TOO_DEEP", f"fragments spread each other more than {limit} deep", limit)
+            stack.pop()
+            on_path.discard(name)
+            order.append(name)
+    return order
+
+
+def _tally(selection_set, parent, schema, fragment_tallies: dict[str, _Tally], cap: int) -> _Tally:
+    """Fields and cost of a selection set, each fragment spread counted with its whole tally."""
+    tally = _Tally()
+    stack = [(selection_set, parent)]
+    while stack and tally.fields <= cap:
+        selection_set, parent = stack.pop()
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                name = sel.name.value
+                fields = getattr(parent, "fields", None)
+                field_def = fields.get(name) if fields is not None else None
+                tally.fields += 1
+                tally.cost += field_cost(parent, field_def, name)
+                if sel.selection_set is not None:
+                    stack.append((sel.selection_set, get_named_type(field_def.type) if field_def else None))
+            elif isinstance(sel, InlineFragmentNode):
+                cond = schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent
+                stack.append((sel.selection_set, cond))
+            elif isinstance(sel, FragmentSpreadNode):
+                spread = fragment_tallies.get(sel.name.value)
+                if spread is not None:  # unknown or cyclic: validation reports it
+                    tally.fields += spread.fields
+                    tally.cost += spread.cost
+    tally.fields, tally.cost = min(tally.fields, cap + 1), min(tally.cost, cap + 1)  # 4^10 stays small
+    return tally
+
+
+def check_document(document, schema, limits: DocumentLimits) -> GraphQLError | None:
+    """``FRAGMENTS_TOO_DEEP``, ``TOO_MANY_FIELDS`` or ``QUERY_TOO_COMPLEX``, or None.
+
+    Runs on the parsed document before validation, in time linear in its size: each
+    fragment's fields are counted once and added wherever it is spread (a fragment
+    spreading another four times, ten deep, stands for a million fields; walking them
+    would be the attack). All operations of the document count, since validation
+    checks all of them.
+    """
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    order = _fragment_order(fragments, limits.fragment_depth)
+    if isinstance(order, GraphQLError):
+        return order
+    cap = max(limits.fields, limits.cost)
+    tallies: dict[str, _Tally] = {}
+    for name in order:
+        frag = fragments[name]
+        tallies[name] = _tally(frag.selection_set, schema.get_type(frag.type_condition.name.value), schema,
+                               tallies, cap)
+    total = _Tally()
+    for op in document.definitions:
+        if isinstance(op, OperationDefinitionNode):
+            t = _tally(op.selection_set, schema.get_root_type(op.operation), schema, tallies, cap)
+            total.fields += t.fields
+            total.cost += t.cost
+    if total.fields > limits.fields:
+        return _refusal("TOO_MANY_FIELDS", f"the query selects more than {limits.fields} fields "
+                        "(aliases and fragment uses each count)", limits.fields)
+    if total.cost > limits.cost:
+        return _refusal("QUERY_TOO_COMPLEX", f"the query asks for more than {limits.cost} database reads "
+                        "(totalCount, stats, viewer, pages and lookups each count, per alias)", limits.cost)
+    return None
+
+
+def more_tokens_than(query: str, limit: int) -> bool:
+    """Whether ``query`` has over ``limit`` tokens, counted as the parser counts ``max_tokens``.
+
+    Comments count (a comment-padded document is as much work to lex); lexing stops at
+    the limit. Only called after a parse failed, to tell the limit from a syntax error.
+    """
+    lexer = Lexer(Source(query))
+    count = 0
+    try:
+        while count <= limit:
+            last = lexer.token
+            token = lexer.advance()
+            skipped = last.next
+            while skipped is not None and skipped is not token:  # the comments in between
+                count += 1
+                skipped = skipped.next
+            if token.kind == TokenKind.EOF:
+                break
+            count += 1
+    except GraphQLSyntaxError:
+        pass
+    return count > limit
+
+
+def _limits_of(context) -> DocumentLimits:
+    from server.settings import Settings
+
+    settings = getattr(context, "settings", None) or Settings(database_url="")
+    return document_limits(settings, getattr(context, "user", None) is None)
+
+
+class RequestLimits(SchemaExtension):
+    """The document limits: tokens while parsing; fragments, fields and cost before validation.
+
+    Refusals are pre-execution errors (HTTP 200, ``data: null``) with a code and the
+    ``limit``, so a client can tell which one it hit.
+    """
+
+    def on_parse(self):
+        ec = self.execution_context
+        limits = _limits_of(ec.context)
+        ec.parse_options["max_tokens"] = limits.tokens  # graphql-core stops lexing there
+        yield
+        if ec.graphql_document is None:
+            for error in ec.pre_execution_errors or ():
+                _explain_parse_failure(error, ec.query or "", limits)
+
+    def on_validate(self):
+        ec = self.execution_context
+        if ec.graphql_document is not None and ec.pre_execution_errors is None:
+            refusal = check_document(ec.graphql_document, ec.schema._schema, _limits_of(ec.context))
+            if refusal is not None:
+                ec.pre_execution_errors = [refusal]  # strawberry then skips validation
+        yield
+
+
+def _explain_parse_failure(error: GraphQLError, query: str, limits: DocumentLimits) -> None:
+    """Give a parse failure caused by a limit its code (in place: strawberry answers this object).
+
+    graphql-core reports the token limit, and a selection nested too deep for the parser's
+    recursion, as syntax errors (older versions: the latter as a bare ``RecursionError``,
+    an internal error logged with its traceback). Neither is a bug nor a typo.
+    """
+    if isinstance(error.original_error, RecursionError) or (
+            isinstance(error, GraphQLSyntaxError) and "nested too deeply" in error.message):
+        error.message = "the query nests selections too deeply to be read"
+        error.original_error = None
+        error.extensions = {"code": "QUERY_TOO_DEEP"}
+    elif isinstance(error, GraphQLSyntaxError) and more_tokens_than(query, limits.tokens):
+        error.message = f"the query has more than {limits.tokens} tokens"
+        error.extensions = {"code": "TOO_MANY_TOKENS", "limit": limits.tokens}
