@@ -24,7 +24,7 @@ from db.engine import make_async_engine
 from db.errors import Unauthenticated
 from resolvers.loaders import Loaders
 from server.context import RequestContext
-from server.limits import RequestRefused, guard_body
+from server.limits import RequestRefused, guard_request
 from server.settings import Settings
 
 log = logging.getLogger("wangge")
@@ -41,8 +41,8 @@ class _Unavailable(Exception):
 class WanggeGraphQL(GraphQL):
     """Strawberry's ASGI view with our per-operation context and its clean-up.
 
-    A POST body is read and checked first (size, JSON nesting: ``server.limits``), so a
-    request refused for its body never takes a pooled connection.
+    A POST body is read and checked first (size, JSON nesting, and without a token the
+    document: ``server.limits``), so such a refusal never takes a pooled connection.
     """
 
     def __init__(self, schema, settings: Settings) -> None:
@@ -53,8 +53,8 @@ class WanggeGraphQL(GraphQL):
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         try:
-            # Size and JSON nesting of the body, before a connection is taken or a byte parsed.
-            receive = await guard_body(scope, receive, self.settings)
+            # The body's size and nesting (and an anonymous document) before a connection is taken.
+            receive = await guard_request(scope, receive, self.settings, self.schema)
             await super().__call__(scope, receive, send)
         except RequestRefused as exc:
             await exc.response()(scope, receive, send)

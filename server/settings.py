@@ -58,14 +58,14 @@ class Settings:
     #: Bodies: 1 MiB holds a ``nodes`` call with the whole object budget of IDs in its
     #: variables; a request without ``Authorization`` only logs in or reads the schema.
     max_body_bytes: int = 1_048_576
-    anonymous_max_body_bytes: int = 65_536
+    anonymous_max_body_bytes: int = 16_384
     #: Nesting of arrays/objects in the JSON body (the API's inputs need 3: body, variables, input).
     max_json_depth: int = 32
     #: Tokens of a document. Parsing holds the event loop about 3.5 ms per 1,000 tokens;
     #: the README's walk is 116 tokens, the tests' largest queries about 150, GraphiQL's
     #: introspection query 183.
     max_tokens: int = 10_000
-    anonymous_max_tokens: int = 1_000
+    anonymous_max_tokens: int = 500
     #: Fields selected, each alias and each use of a fragment counted (validation holds
     #: the loop about 50 us per field, more for copies of one field). Introspection: 229.
     max_fields: int = 500
