@@ -18,13 +18,17 @@ stage protected       limit                       refused with
 reading the body      bytes (Content-Length, and  HTTP 413 ``REQUEST_TOO_LARGE``
                       counted while reading)
 ``json.loads``        nesting of ``[`` / ``{``    HTTP 400 ``JSON_TOO_DEEP``
-parsing               tokens (``max_tokens``)     ``TOO_MANY_TOKENS``
+parsing               tokens, counted before and  ``TOO_MANY_TOKENS``
+                      by the parser (max_tokens)
 parsing               selection nesting the       ``QUERY_TOO_DEEP``
                       parser cannot recurse into
 validation            fragment spread depth       ``FRAGMENTS_TOO_DEEP``
 validation            fields, over fragments      ``TOO_MANY_FIELDS``
 execution             database-reading fields     ``QUERY_TOO_COMPLEX``
 execution (rows)      ``RequestContext.charge``   ``QUERY_TOO_LARGE`` (unchanged)
+
+Refusals before GraphQL runs are HTTP errors; document refusals answer like any
+GraphQL error (HTTP 200, ``data: null``), with the ``limit`` in ``extensions``.
 ====================  ==========================  ================================
 
 The body limits run in ``server.app.WanggeGraphQL`` before a pooled connection is taken
@@ -32,8 +36,8 @@ The body limits run in ``server.app.WanggeGraphQL`` before a pooled connection i
 ``Authorization`` header; the document limits of the others in ``RequestLimits``, a
 schema extension, once the token is checked. Callers without a valid token (none, or one
 that did not authenticate) get tighter limits: they can only log in, refresh a token and
-read the schema (GraphiQL's introspection query is 183 tokens and 229 fields, fragments
-expanded, in a 2 KiB body).
+read the schema (the introspection query of the vendored GraphiQL is 181 tokens and 227
+fields, fragments expanded, in a 2 KiB body).
 
 Why not strawberry's own ``MaxTokensLimiter`` and ``MaxAliasesLimiter``: the first sets
 the same ``max_tokens`` parse option as here, but with one limit for everybody and a
@@ -166,7 +170,7 @@ def check_json_nesting(body: bytes, limit: int) -> None:
     a handful of brackets and the loop below runs only for bodies that have many.
     """
     brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    if len(brackets) <= 2 * limit:  # cannot open more than ``limit`` levels
+    if brackets.count(b"[") + brackets.count(b"{") <= limit:  # too few to nest deeper
         return
     depth = 0
     for byte in brackets:
@@ -351,10 +355,12 @@ def _limits_of(context) -> DocumentLimits:
 
 
 class RequestLimits(SchemaExtension):
-    """The document limits: tokens while parsing; fragments, fields and cost before validation.
+    """The document limits once the caller is known: tokens before and while parsing;
+    fragments, fields and cost before validation.
 
     Refusals are pre-execution errors (HTTP 200, ``data: null``) with a code and the
-    ``limit``, so a client can tell which one it hit.
+    ``limit``, so a client can tell which one it hit. Setting ``pre_execution_errors``
+    in ``on_validate`` makes strawberry skip validation (``_run_validation``).
     """
 
     def on_parse(self):

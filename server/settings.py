@@ -61,13 +61,13 @@ class Settings:
     anonymous_max_body_bytes: int = 16_384
     #: Nesting of arrays/objects in the JSON body (the API's inputs need 3: body, variables, input).
     max_json_depth: int = 32
-    #: Tokens of a document. Parsing holds the event loop about 3.5 ms per 1,000 tokens;
-    #: the README's walk is 116 tokens, the tests' largest queries about 150, GraphiQL's
-    #: introspection query 183.
+    #: Tokens of a document. Parsing holds the event loop 3.5-6 ms per 1,000 tokens; the
+    #: README's walk is 116 tokens, the tests' largest queries about 150, GraphiQL's
+    #: introspection query 181 (a 2 KiB body).
     max_tokens: int = 10_000
     anonymous_max_tokens: int = 500
     #: Fields selected, each alias and each use of a fragment counted (validation holds
-    #: the loop about 50 us per field, more for copies of one field). Introspection: 229.
+    #: the loop about 50 us per field, more for copies of one field). Introspection: 227.
     max_fields: int = 500
     anonymous_max_fields: int = 400
     #: Database reads a document asks for (``server.limits.field_cost``): the README's
