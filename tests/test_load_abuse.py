@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from conftest import DEMO_PASSWORD, build_database
+from live_server import free_port, login
 
 REPO = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -63,19 +64,17 @@ ALIASES = [
 DEEP_JSON = '{"query": "{ __typename }", "variables": {"x": %s}}' % ("[" * 1000 + "]" * 1000)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Base URL of a uvicorn process on a fresh demo database; stopped afterwards."""
+    """Base URL and port of a uvicorn process on a fresh demo database; stopped afterwards.
+
+    Not ``live_server.live_server``: ``wangge serve`` logs every request to a pipe nobody
+    reads here, and thousands of refused requests would fill it and block the server.
+    """
     db = tmp_path_factory.mktemp("load") / "wangge.db"
     url = f"sqlite:///{db}"
     build_database(url)
-    port = _free_port()
+    port = free_port()
     log = open(db.with_suffix(".log"), "w+")
     proc = subprocess.Popen([sys.executable, "-c", SERVE, url, str(port)], cwd=REPO, env=os.environ.copy(),
                             stdout=log, stderr=subprocess.STDOUT)
@@ -193,10 +192,7 @@ def _percentile(values: list[float], q: float) -> float:
 def test_a_normal_user_is_not_stalled_by_cheap_abuse(server):
     base, port = server
     with httpx.Client(base_url=base, timeout=30) as user:
-        login = user.post("/graphql", json={"query": 'mutation($p: String!) { login(username: "province_admin", '
-                                                     'password: $p) { accessToken } }', "variables": {"p": DEMO_PASSWORD}})
-        token = login.json()["data"]["login"]["accessToken"]
-        user.headers["Authorization"] = f"Bearer {token}"
+        user.headers["Authorization"] = f"Bearer {login(base, 'province_admin', DEMO_PASSWORD)}"
 
         def typical() -> float:
             start = time.perf_counter()
