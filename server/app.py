@@ -24,6 +24,7 @@ from db.engine import make_async_engine
 from db.errors import Unauthenticated
 from resolvers.loaders import Loaders
 from server.context import RequestContext
+from server.graphiql import OfflineGraphiQL, static_route
 from server.limits import RequestRefused, guard_request
 from server.settings import Settings
 
@@ -38,7 +39,7 @@ class _Unavailable(Exception):
         self.message = message
 
 
-class WanggeGraphQL(GraphQL):
+class WanggeGraphQL(OfflineGraphiQL, GraphQL):
     """Strawberry's ASGI view with our per-operation context and its clean-up.
 
     A POST body is read and checked first (size, JSON nesting, and without a token the
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await health_engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), Route("/graphql", WanggeGraphQL(schema, settings))],
+        routes=[Route("/healthz", healthz), Route("/graphql", WanggeGraphQL(schema, settings)), static_route()],
         lifespan=lifespan,
     )
     app.state.settings = settings
