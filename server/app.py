@@ -25,6 +25,7 @@ from db.errors import Unauthenticated
 from resolvers.loaders import Loaders
 from server.context import RequestContext
 from server.graphiql import OfflineGraphiQL, static_route
+from server.http import JsonHttpErrors
 from server.limits import RequestRefused, guard_request
 from server.settings import Settings
 
@@ -39,7 +40,7 @@ class _Unavailable(Exception):
         self.message = message
 
 
-class WanggeGraphQL(OfflineGraphiQL, GraphQL):
+class WanggeGraphQL(JsonHttpErrors, OfflineGraphiQL, GraphQL):
     """Strawberry's ASGI view with our per-operation context and its clean-up.
 
     A POST body is read and checked first (size, JSON nesting, and without a token the
@@ -47,7 +48,7 @@ class WanggeGraphQL(OfflineGraphiQL, GraphQL):
     """
 
     def __init__(self, schema, settings: Settings) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=settings.allow_get)
         self.settings = settings
 
     async def __call__(self, scope, receive, send) -> None:

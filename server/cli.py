@@ -162,12 +162,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from db.engine import is_sqlite
     from db.migrate import is_empty
     from server.app import create_app
-    from server.settings import Settings
+    from server.settings import SettingError, Settings
 
     url = args.database_url
     try:  # the secret first: a server that may not start touches no database
         settings = Settings.from_env(url)
-    except SecretError as exc:
+    except (SecretError, SettingError) as exc:
         raise CliError(exc.field, exc.reason) from None
     if is_sqlite(url) and is_empty(url):
         seed = not _production()

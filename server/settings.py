@@ -33,6 +33,33 @@ LIMIT_FIELDS = ("max_body_bytes", "anonymous_max_body_bytes", "max_json_depth", 
                 "anonymous_max_cost", "max_fragment_depth", "max_objects")
 
 
+class SettingError(ValueError):
+    """A setting the server cannot start with; ``field`` is the environment variable."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _parse(env: str, kind, text: str):
+    try:
+        return kind(text)
+    except ValueError as exc:
+        what = {int: "expected an integer", float: "expected a number"}.get(kind)
+        raise SettingError(env, f"{what}, got {text!r}" if what else str(exc)) from None
+
+
+def _flag(value: str) -> bool:
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``); anything else is refused."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -78,6 +105,9 @@ class Settings:
     max_fragment_depth: int = 10
     #: Objects one operation may ask for (``RequestContext.charge``).
     max_objects: int = 20_000
+    #: Queries over GET (``/graphql?query=...``), as the GraphQL-over-HTTP specification
+    #: expects; mutations never (``docs/HTTP.md``). ``WANGGE_ALLOW_GET=false`` turns it off.
+    allow_get: bool = True
 
     def pool_options(self) -> dict:
         return {"pool_size": self.pool_size, "max_overflow": self.pool_overflow, "pool_timeout": self.pool_timeout}
@@ -97,8 +127,9 @@ class Settings:
         for name, env, kind in (("pool_size", "WANGGE_POOL_SIZE", int), ("pool_overflow", "WANGGE_POOL_OVERFLOW", int),
                                 ("pool_timeout", "WANGGE_POOL_TIMEOUT", float),
                                 ("lookup_quota", "WANGGE_LOOKUP_QUOTA", int), ("timezone", "WANGGE_TIMEZONE", str),
+                ("allow_get", "WANGGE_ALLOW_GET", _flag),
                 *((name, "WANGGE_" + name.upper(), int) for name in LIMIT_FIELDS)):
             if os.environ.get(env):
-                values[name] = kind(os.environ[env])
+                values[name] = _parse(env, kind, os.environ[env])
         values.update(overrides)
         return cls(**values)
