@@ -214,23 +214,22 @@ class AccountMutation:
 
     @strawberry.mutation(description="Deactivate an account and end its logins (only if every role it holds is one you could have granted).")
     async def deactivate_user(self, info: strawberry.Info, user_id: strawberry.ID) -> UserPayload:
-        ctx = info.context
-        accounts.require_user(ctx)
-        try:
-            user = await admin.deactivate_user(ctx, accounts.decode_id(user_id, "User", "userId"))
-        except DomainError as exc:
-            return UserPayload(errors=user_errors_from(exc))
-        return UserPayload(user=UserType.from_row(user))
+        return await _switch_user(info, user_id, admin.deactivate_user)
 
     @strawberry.mutation(description="Switch a deactivated account back on (needs `user reactivate`; only if every role it holds is one you could have granted). Its old logins stay ended.")
     async def reactivate_user(self, info: strawberry.Info, user_id: strawberry.ID) -> UserPayload:
-        ctx = info.context
-        accounts.require_user(ctx)
-        try:
-            user = await admin.reactivate_user(ctx, accounts.decode_id(user_id, "User", "userId"))
-        except DomainError as exc:
-            return UserPayload(errors=user_errors_from(exc))
-        return UserPayload(user=UserType.from_row(user))
+        return await _switch_user(info, user_id, admin.reactivate_user)
+
+
+async def _switch_user(info, user_id: strawberry.ID, switch) -> UserPayload:
+    """Deactivate or reactivate: the same rules (``authz.delegation``), the same payload."""
+    ctx = info.context
+    accounts.require_user(ctx)
+    try:
+        user = await switch(ctx, accounts.decode_id(user_id, "User", "userId"))
+    except DomainError as exc:
+        return UserPayload(errors=user_errors_from(exc))
+    return UserPayload(user=UserType.from_row(user))
 
 
 async def _reloaded_grant(info, grant: rows.AreaGrant) -> GrantType:

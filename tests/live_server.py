@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,34 +26,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: The app as ``wangge serve`` builds it, without the access log (a test sending thousands
+#: of requests measures the server, not its logging).
+SERVE = """
+import sys, uvicorn
+from server.app import create_app
+from server.settings import Settings
+uvicorn.run(create_app(Settings.from_env(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]),
+            log_level="warning", access_log=False)
+"""
+
+
 @contextlib.contextmanager
 def live_server(database_url: str, **env: str):
-    """Yield the base URL of ``wangge serve`` on ``database_url``; stop it afterwards."""
+    """Yield the base URL of a uvicorn process serving ``database_url``; stop it afterwards.
+
+    Its output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server.
+    """
     port = free_port()
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--database-url", database_url],
-        cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited: {process.stdout.read()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /healthz within 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen([sys.executable, "-c", SERVE, database_url, str(port)],
+                                   cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"the server did not answer /healthz: {log.read()[-2000:]}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def login(base: str, username: str, password: str) -> str:

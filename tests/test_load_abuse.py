@@ -17,34 +17,21 @@ they would share a real server's network.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import select
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from conftest import DEMO_PASSWORD, build_database
-from live_server import free_port, login
+from live_server import live_server, login
 
-REPO = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 NORMAL_REQUESTS = 80
 P95_LIMIT = 0.200
-
-SERVE = """
-import sys, uvicorn
-from server.app import create_app
-from server.settings import Settings
-uvicorn.run(create_app(Settings.from_env(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning", access_log=False)
-"""
 
 TYPICAL = """query Typical($code: String!) {
   viewer { username }
@@ -66,39 +53,12 @@ DEEP_JSON = '{"query": "{ __typename }", "variables": {"x": %s}}' % ("[" * 1000 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Base URL and port of a uvicorn process on a fresh demo database; stopped afterwards.
-
-    Not ``live_server.live_server``: ``wangge serve`` logs every request to a pipe nobody
-    reads here, and thousands of refused requests would fill it and block the server.
-    """
+    """Base URL and port of a real server on a fresh demo database; stopped afterwards."""
     db = tmp_path_factory.mktemp("load") / "wangge.db"
     url = f"sqlite:///{db}"
     build_database(url)
-    port = free_port()
-    log = open(db.with_suffix(".log"), "w+")
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, url, str(port)], cwd=REPO, env=os.environ.copy(),
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"server did not start: {log.read()[-2000:]}")
-            time.sleep(0.1)
-        yield base, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with live_server(url) as base:
+        yield base, int(base.rsplit(":", 1)[1])
 
 
 def _abuse(base: str, port: int, started, stop, results) -> None:
