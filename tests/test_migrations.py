@@ -39,9 +39,8 @@ def test_models_match_migrations(empty_db_url):
     assert diff == []
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True, scope="session")  # SQLite compares bytes already
 def test_area_codes_use_binary_collation_on_postgresql(empty_db_url, backend):
-    if backend != "postgresql":
-        pytest.skip("collation is a PostgreSQL concern; SQLite compares bytes already")
     upgrade(empty_db_url)
     engine = make_sync_engine(empty_db_url)
     with engine.connect() as conn:

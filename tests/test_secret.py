@@ -19,7 +19,6 @@ import time
 import uuid
 from pathlib import Path
 
-import jwt
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -41,11 +40,6 @@ def no_secret(monkeypatch):
     old = os.umask(0o022)  # the common default, so the file's mode is the code's doing
     yield
     os.umask(old)
-
-
-def _sqlite_only(url: str) -> None:
-    if make_url(url).get_backend_name() != "sqlite":
-        pytest.skip("the generated secret is kept beside a SQLite database file")
 
 
 def _secret_file(url: str) -> Path:
@@ -95,8 +89,8 @@ def test_the_old_public_secret_signs_nothing(db_url, no_secret, sync_session):
         assert settings.secret != OLD_PUBLIC_SECRET and len(settings.secret) >= 32
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True, scope="session")  # kept beside the file
 def test_the_generated_secret_is_private_and_survives_a_restart(db_url, no_secret):
-    _sqlite_only(db_url)
     path = _secret_file(db_url)
     assert not path.exists()
     first, api, settings = _client(db_url)
