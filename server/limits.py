@@ -68,6 +68,8 @@ from graphql import (
 from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
+from server.document_cache import DOCUMENTS, Verdict
+
 # -- the body ---------------------------------------------------------------------------
 
 
@@ -363,9 +365,16 @@ class RequestLimits(SchemaExtension):
     in ``on_validate`` makes strawberry skip validation (``_run_validation``).
     """
 
+    verdict: Verdict | None = None
+
     def on_parse(self):
         ec = self.execution_context
         limits = _limits_of(ec.context)
+        self.verdict = DOCUMENTS.get(ec.query, limits)
+        if self.verdict is not None:  # parsed, limited and validated before: nothing to do
+            ec.graphql_document = self.verdict.document
+            yield
+            return
         parsed = _parsed_before(ec)
         counted_over = False
         if parsed is not None:
@@ -383,12 +392,21 @@ class RequestLimits(SchemaExtension):
 
     def on_validate(self):
         ec = self.execution_context
+        if self.verdict is not None:
+            ec.pre_execution_errors = list(self.verdict.errors)  # strawberry then skips validation
+            yield
+            return
+        limits = _limits_of(ec.context)
+        refusal = None
         if ec.graphql_document is not None and ec.pre_execution_errors is None \
                 and ec.graphql_document is not _parsed_before(ec):
-            refusal = check_document(ec.graphql_document, ec.schema._schema, _limits_of(ec.context))
+            refusal = check_document(ec.graphql_document, ec.schema._schema, limits)
             if refusal is not None:
                 ec.pre_execution_errors = [refusal]  # strawberry then skips validation
         yield
+        if ec.graphql_document is not None and ec.pre_execution_errors is not None:
+            DOCUMENTS.put(ec.query, limits, Verdict(ec.graphql_document, tuple(ec.pre_execution_errors),
+                                                    refused=refusal is not None))
 
 
 def _parsed_before(ec):
@@ -487,6 +505,11 @@ def check_anonymous_body(body: bytes, settings, schema) -> tuple[str, object] | 
     if not isinstance(query, str):
         return None
     limits = document_limits(settings, anonymous=True)
+    verdict = DOCUMENTS.get(query, limits)
+    if verdict is not None:
+        if verdict.refused:
+            raise RequestRefused.from_error(verdict.errors[0])
+        return query, verdict.document
     if too_many_tokens(query, limits.tokens):
         raise RequestRefused(200, "TOO_MANY_TOKENS", f"the query has more than {limits.tokens} tokens",
                              graphql=True, limit=limits.tokens)
@@ -500,5 +523,6 @@ def check_anonymous_body(body: bytes, settings, schema) -> tuple[str, object] | 
         raise RequestRefused(200, "QUERY_TOO_DEEP", _TOO_DEEP, graphql=True) from None
     refusal = check_document(document, schema._schema, limits)
     if refusal is not None:
+        DOCUMENTS.put(query, limits, Verdict(document, (refusal,), refused=True))
         raise RequestRefused.from_error(refusal)
     return query, document

@@ -50,8 +50,12 @@ def make_api(db_url):
 
 @pytest.fixture
 def validations(monkeypatch) -> list:
-    """Documents that reached graphql-core's validation in this test."""
+    """Documents that reached graphql-core's validation in this test (from a cold document cache)."""
     import strawberry.schema.schema as strawberry_schema
+
+    from server.document_cache import DOCUMENTS
+
+    DOCUMENTS.clear()
 
     seen: list = []
     real = strawberry_schema.validate_document
