@@ -15,6 +15,7 @@ every row), and never ``LIKE ANY`` (which no index answers).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 import casbin
@@ -54,15 +55,31 @@ def allowed_prefixes(
     match in the role manager either).
     """
     grants = tuple(dict.fromkeys(g for g in grants if is_area_code(g.area_code)))
-    decided: dict[str, bool] = {}
-    allowed: set[str] = set()
-    for grant in grants:
-        if grant.role not in decided:
-            with use_grants(subject, (grant,)):
-                decided[grant.role] = bool(enforcer.enforce(subject, grant.area_code, resource, action))
-        if decided[grant.role]:
-            allowed.add(grant.area_code)
+    allowed = {g.area_code for g in grants if role_allows(enforcer, subject, g, resource, action)}
     return merge_prefixes(allowed)
+
+
+#: Per enforcer (so per policy version: a reload builds a new one), what each role may do.
+_DECISIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def role_allows(enforcer: casbin.Enforcer, subject: str, grant: ActiveGrant, resource: str, action: str) -> bool:
+    """Whether ``grant``'s role allows ``action`` on ``resource``, asked of Casbin once per process.
+
+    The answer depends only on the role and the policy (see ``allowed_prefixes``), yet it
+    was asked again on every request for every gated model: 12-16% of the server's CPU.
+    It is kept with the enforcer it came from, so a policy reload (a new enforcer, in
+    every process that sees the new version) starts afresh.
+    """
+    decisions = _DECISIONS.get(enforcer)
+    if decisions is None:
+        decisions = _DECISIONS[enforcer] = {}
+    key = (grant.role, resource, action)
+    decided = decisions.get(key)
+    if decided is None:
+        with use_grants(subject, (grant,)):
+            decided = decisions[key] = bool(enforcer.enforce(subject, grant.area_code, resource, action))
+    return decided
 
 
 def in_subtree(column: ColumnElement[str], prefix: str, field: str = "area_code") -> ColumnElement[bool]:
