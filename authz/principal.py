@@ -1,8 +1,8 @@
 """From a bearer token to the user and the grants valid right now.
 
 Runs on the unscoped system session (the scope does not exist yet: it is built from what
-this reads). Two indexed SELECTs per request: the login session joined to its user, and
-the user's active grants. Grants are read fresh every request, so a revocation or expiry
+this reads). One indexed SELECT per request: the login session joined to its user and
+outer-joined to the user's active grants. Grants are read fresh every request, so a revocation or expiry
 takes effect on the very next request in every process.
 """
 
@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import or_, select
+from typing import Any
+
+from sqlalchemy import and_, null, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authz.grants import ActiveGrant
@@ -36,34 +39,45 @@ def subject_of(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def active_at(now: datetime) -> tuple:
+    """Conditions of a grant in force at ``now``: not revoked, begun, not ended."""
+    return (AreaGrant.revoked_at.is_(None), AreaGrant.valid_from <= now,
+            or_(AreaGrant.valid_until.is_(None), AreaGrant.valid_until > now))
+
+
 def active_grants_stmt(user_id: int, now: datetime):
-    return select(AreaGrant).where(
-        AreaGrant.user_id == user_id,
-        AreaGrant.revoked_at.is_(None),
-        AreaGrant.valid_from <= now,
-        or_(AreaGrant.valid_until.is_(None), AreaGrant.valid_until > now),
-    )
+    return select(AreaGrant).where(AreaGrant.user_id == user_id, *active_at(now))
 
 
-async def authenticate(session: AsyncSession, authorization: str | None, secret: str) -> Principal | None:
-    """None for an anonymous request; ``Unauthenticated`` for any bad or revoked token."""
+async def authenticate(session: AsyncSession, authorization: str | None, secret: str, *,
+                       also: ColumnElement | None = None) -> tuple[Principal | None, Any]:
+    """``(principal, also's value)``: None for an anonymous request; ``Unauthenticated`` for
+    any bad or revoked token.
+
+    One round trip: the login session, its user and the active grants come from one
+    statement (the grants outer-joined, so a user without any still gets a row), and
+    ``also``, a scalar subquery the caller needs on every request (the policy version),
+    rides along. The value of ``also`` is None when no statement ran (no token, or one
+    refused before the database is asked).
+    """
     if not authorization:
-        return None
+        return None, None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("expected 'Authorization: Bearer <token>'")
     claims = decode_token(token.strip(), secret, ACCESS)
     now = datetime.now(timezone.utc)
-    row = (await session.execute(
-        select(User, LoginSession)
+    stmt = (
+        select(User, LoginSession, AreaGrant, also if also is not None else null())
         .join(LoginSession, LoginSession.user_id == User.id)
+        .outerjoin(AreaGrant, and_(AreaGrant.user_id == User.id, *active_at(now)))
         .where(User.id == int(claims["sub"]), LoginSession.id == claims["sid"])
-    )).first()
-    if row is None:
+    )
+    rows = (await session.execute(stmt)).all()
+    if not rows:
         raise Unauthenticated("invalid or expired token")
-    user, login = row
+    user, login, _, extra = rows[0]
     if not user.is_active or login.revoked_at is not None or aware(login.expires_at) <= now:
         raise Unauthenticated("invalid or expired token")
-    grants = (await session.execute(active_grants_stmt(user.id, now))).scalars().all()
-    return Principal(user, login.id, tuple(ActiveGrant(g.role, g.area_code, aware(g.valid_until)) for g in grants))
-
+    grants = tuple(ActiveGrant(g.role, g.area_code, aware(g.valid_until)) for _, _, g, _ in rows if g is not None)
+    return Principal(user, login.id, grants), extra

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,11 +81,15 @@ class WanggeGraphQL(JsonHttpErrors, OfflineGraphiQL, GraphQL):
         try:
             auth_error = None
             async with AsyncSession(bind=conn, expire_on_commit=False) as system:
-                await refresh_policies(system, state)
-                try:
-                    principal = await authenticate(system, request.headers.get("authorization"), self.settings.secret)
+                version = None
+                try:  # the policy version rides along with the login's statement
+                    principal, version = await authenticate(
+                        system, request.headers.get("authorization"), self.settings.secret, also=POLICY_VERSION)
                 except Unauthenticated as exc:
                     principal, auth_error = None, exc.message
+                if version is None:
+                    version = (await system.execute(select(POLICY_VERSION))).scalar()
+                refresh_policies(state, version)
         except BaseException:
             await conn.close()
             raise
@@ -120,13 +124,22 @@ async def checkout(engine, settings: Settings):
         raise _Unavailable("the database is not reachable right now; try again in a moment") from None
 
 
-async def refresh_policies(system, state) -> None:
+#: The policy file's version, bumped by ``reloadPolicies`` in whichever process ran it
+#: (0 until the first reload, so a fetched version is never NULL).
+POLICY_VERSION = func.coalesce(select(PolicyState.version).where(PolicyState.id == 1).scalar_subquery(), 0)
+
+
+def refresh_policies(state, version: int | None) -> None:
     """Reload the policy file when another process (``reloadPolicies``) bumped its version."""
-    row = (await system.execute(select(PolicyState.version).where(PolicyState.id == 1))).scalar()
-    if row is not None and row != state.policy_version:
+    if version is None or version == state.policy_version:
+        return
+    state.policy_version = version  # tried once per version, so a broken file is not re-read per request
+    try:
         state.enforcer = load_enforcer(state.settings.policies_path)
-        state.policy_version = row
-        log.info("policies reloaded (version %s)", row)
+    except (OSError, ValueError) as exc:  # reloadPolicies checked it; it changed since: keep what runs
+        log.error("policies version %s not loaded, the running ones stay: %s", version, exc)
+        return
+    log.info("policies reloaded (version %s)", version)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -165,5 +178,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.engine = engine
     app.state.health_engine = health_engine
     app.state.enforcer = load_enforcer(settings.policies_path)
-    app.state.policy_version = None
+    app.state.policy_version = 0  # what was loaded just now is the current file; 0: never reloaded
     return app
