@@ -175,9 +175,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(line)
         if seed:
             print(f"first run on an empty SQLite database: demo areas and users loaded (password '{DEMO_PASSWORD}')")
-    app = create_app(settings)
+    if args.workers < 1:
+        raise CliError("--workers", "must be at least 1")
+    if args.workers > 1 and is_sqlite(settings.database_url):
+        # SQLite takes one writer at a time: processes would wait on each other's locks and
+        # fail with "database is locked" under concurrent writes, and gain nothing on reads.
+        raise CliError("--workers", "several processes need PostgreSQL; SQLite serves from one")
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port)
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        return 0
+    # Each worker builds its app from the environment, as this process did: same database,
+    # same secret; policy reloads reach all of them through the version in the database.
+    os.environ["DATABASE_URL"] = settings.database_url
+    uvicorn.run("server.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
@@ -250,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "migrates and loads the demo data (users' password: 'demo').")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="server processes (default: 1; more than one needs PostgreSQL)")
     _add_db_url(serve)
     serve.set_defaults(func=cmd_serve)
 
