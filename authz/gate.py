@@ -18,6 +18,8 @@ closed.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from sqlalchemy import String, event, false, inspect, literal, or_
 from sqlalchemy.orm import Session, with_loader_criteria
 
@@ -77,22 +79,42 @@ def area_condition(scope: Scope):
 
 
 def gate_options(session: Session, action: str) -> list:
-    """The ``with_loader_criteria`` options for ``action``, built once per request.
+    """The ``with_loader_criteria`` options for ``action``: per request, then per process.
 
     A request issues many statements with the same scope; rebuilding an OR of 50 ranges for
-    seven tables on each of them cost a 50-grant user 7-10 ms per statement (``bench/``).
+    seven tables on each of them cost a 50-grant user 7-10 ms per statement (``bench/``),
+    and building them once per request was still 7% of a request's CPU. The options depend
+    only on the merged prefixes they are built from, so users (and requests) with the same
+    prefixes share them, from a bounded process-wide cache (``_shared_options``).
     """
     cache = session.info.setdefault("gate_options", {})
     options = cache.get(action)
     if options is None:
         scope = scope_of(session)
+        key = (action, tuple(scope.prefixes(resource, action) for resource in RESOURCE_OF.values()),
+               scope.prefixes("area", "read") if action == "read" else ())
+        options = cache[action] = _shared_options(key, scope, action)
+    return options
+
+
+_SHARED: OrderedDict[tuple, list] = OrderedDict()
+_SHARED_MAX = 1024
+
+
+def _shared_options(key: tuple, scope: Scope, action: str) -> list:
+    options = _SHARED.get(key)
+    if options is None:
         options = [
             with_loader_criteria(model, scope.condition(model.area_code, resource, action), include_aliases=True)
             for model, resource in RESOURCE_OF.items()
         ]
         options.append(with_loader_criteria(Area, area_condition(scope) if action == "read" else false(),
                                             include_aliases=True))
-        cache[action] = options
+        _SHARED[key] = options
+        while len(_SHARED) > _SHARED_MAX:
+            _SHARED.popitem(last=False)
+    else:
+        _SHARED.move_to_end(key)
     return options
 
 
