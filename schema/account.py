@@ -8,6 +8,8 @@ anonymous caller gets a GraphQL error with ``extensions.code`` ``UNAUTHENTICATED
 
 from __future__ import annotations
 
+from functools import partial
+
 from datetime import datetime
 
 import strawberry
@@ -21,7 +23,7 @@ from db.errors import DomainError
 from resolvers import account as accounts
 from resolvers import account_admin as admin
 from resolvers import auth
-from schema.connection import Connection, Edge, PageInfo
+from schema.connection import Connection, Edge, page_info_of
 from schema.errors import UserError, user_errors_from
 from schema.paging import page_args
 from resolvers.pagination import encode_cursor
@@ -135,11 +137,8 @@ class AccountQuery:
                     first: int | None = None, after: str | None = None) -> Connection[UserType]:
         flt = accounts.UserFilter((search or "").strip() or None, active)
         page, count = await accounts.users_page(info.context, flt, page_args(info, first, after, None, None))
-        edges = [Edge(cursor=encode_cursor(u.id), node=UserType.from_row(u)) for u in page.rows]
-        return Connection(edges=edges, page_info=PageInfo(
-            has_next_page=page.has_next, has_previous_page=page.has_previous,
-            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None),
-            count_thunk=count)
+        edges = [Edge(node=UserType.from_row(u), cursor_of=partial(encode_cursor, u.id)) for u in page.rows]
+        return Connection.ready(edges, page_info_of(edges, page.has_next, page.has_previous), count)
 
 
 # -- mutations ----------------------------------------------------------------------------

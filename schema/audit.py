@@ -3,6 +3,8 @@ reloading the policies, the one change to the authorisation rules the API offers
 
 from __future__ import annotations
 
+from functools import partial
+
 from datetime import datetime
 
 import strawberry
@@ -14,7 +16,7 @@ from resolvers import audit as audit_log
 from db.base import aware
 from resolvers.policy import reload_policies
 from resolvers.account import require_user
-from schema.connection import Connection, Edge, PageInfo
+from schema.connection import Connection, Edge, page_info_of
 from schema.errors import UserError, user_errors_from
 
 
@@ -53,11 +55,8 @@ class AuditQuery:
             raise InvalidField("first", f"between 0 and {s.max_page_size}")
         flt = audit_log.AuditFilter(action, since, until).validated()
         page = await audit_log.audit_page(ctx, flt, size, after)
-        edges = [Edge(cursor=audit_log.cursor_of(e), node=AuditEventType.from_row(e)) for e in page.rows]
-        return Connection(edges=edges, page_info=PageInfo(
-            has_next_page=page.has_next, has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None),
-            count_thunk=page.count)
+        edges = [Edge(node=AuditEventType.from_row(e), cursor_of=partial(audit_log.cursor_of, e)) for e in page.rows]
+        return Connection.ready(edges, page_info_of(edges, page.has_next, after is not None), page.count)
 
 
 @strawberry.type(description="The policy version now in force, or why the running policies were kept.")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 from resolvers.loaders import LIST_MODEL, ListKey
 from resolvers.pagination import PageArgs, encode_cursor, row_key
-from schema.connection import Connection, Edge, PageInfo
+from schema.connection import Connection, Edge, page_info_of
 
 
 def page_args(info, first, after, last, before) -> PageArgs:
@@ -15,17 +16,21 @@ def page_args(info, first, after, last, before) -> PageArgs:
 
 
 async def connection(info, key: ListKey, args: PageArgs, to_node: Callable) -> Connection:
+    """The connection of one list; its page is loaded (batched) only if edges or pageInfo are asked for."""
     loaders = info.context.loaders
-    page = await loaders.page.load((key, args))
     key_names = LIST_MODEL[key.kind][1]
-    edges = [Edge(cursor=encode_cursor(row_key(row, key_names)), node=to_node(row)) for row in page.rows]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=page.has_previous,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        count_thunk=lambda: loaders.count.load(key),
-    )
+    parts = None
+
+    async def page():
+        nonlocal parts
+        if parts is None:
+            loaded = await loaders.page.load((key, args))
+            edges = [Edge(node=to_node(row), cursor_of=partial(_cursor, row, key_names)) for row in loaded.rows]
+            parts = edges, page_info_of(edges, loaded.has_next, loaded.has_previous)
+        return parts
+
+    return Connection(page_thunk=page, count_thunk=lambda: loaders.count.load(key))
+
+
+def _cursor(row, key_names) -> str:
+    return encode_cursor(row_key(row, key_names))

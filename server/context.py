@@ -113,15 +113,29 @@ class RequestContext:
                 yield system
 
     async def close(self) -> None:
-        """Give the connection back to the pool (rolling back whatever is still open)."""
-        try:
-            await self.session.close()
-        finally:
-            if self.connection is not None:
-                await self.connection.close()
+        """Give the connection back to the pool (rolling back whatever is still open).
+
+        Waits for the lock: a statement shielded from a cancelled field may still be running.
+        """
+        async with self.lock:
+            try:
+                await self.session.close()
+            finally:
+                if self.connection is not None:
+                    await self.connection.close()
 
     async def run(self, statement):
-        """Execute on this request's session, one statement at a time."""
+        """Execute on this request's session, one statement at a time, to the end.
+
+        Sibling fields load concurrently; when one fails (a refused budget, say),
+        graphql-core cancels the others, and a statement cancelled half-way through leaves
+        the connection unusable (the final commit of the audit then failed, and the answer
+        was withheld). So a statement, once started, is shielded from the cancellation
+        and finishes; its caller still sees the cancellation.
+        """
+        return await asyncio.shield(self._run(statement))
+
+    async def _run(self, statement):
         async with self.lock:
             return await self.session.execute(statement)
 
