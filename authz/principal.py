@@ -8,12 +8,13 @@ takes effect on the very next request in every process.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from typing import Any
 
-from sqlalchemy import and_, null, or_, select
+from sqlalchemy import and_, bindparam, null, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,13 +68,8 @@ async def authenticate(session: AsyncSession, authorization: str | None, secret:
         raise Unauthenticated("expected 'Authorization: Bearer <token>'")
     claims = decode_token(token.strip(), secret, ACCESS)
     now = datetime.now(timezone.utc)
-    stmt = (
-        select(User, LoginSession, AreaGrant, also if also is not None else null())
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .outerjoin(AreaGrant, and_(AreaGrant.user_id == User.id, *active_at(now)))
-        .where(User.id == int(claims["sub"]), LoginSession.id == claims["sid"])
-    )
-    rows = (await session.execute(stmt)).all()
+    params = {"user_id": int(claims["sub"]), "session_id": claims["sid"], "now": now}
+    rows = (await session.execute(_login_statement(also), params)).all()
     if not rows:
         raise Unauthenticated("invalid or expired token")
     user, login, _, extra = rows[0]
@@ -81,3 +77,15 @@ async def authenticate(session: AsyncSession, authorization: str | None, secret:
         raise Unauthenticated("invalid or expired token")
     grants = tuple(ActiveGrant(g.role, g.area_code, aware(g.valid_until)) for _, _, g, _ in rows if g is not None)
     return Principal(user, login.id, grants), extra
+
+
+@functools.cache
+def _login_statement(also: ColumnElement | None):
+    """The one statement of ``authenticate``, built once (with bound parameters), not per request."""
+    now = bindparam("now")  # typed by the columns it is compared with
+    return (
+        select(User, LoginSession, AreaGrant, also if also is not None else null())
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .outerjoin(AreaGrant, and_(AreaGrant.user_id == User.id, *active_at(now)))
+        .where(User.id == bindparam("user_id"), LoginSession.id == bindparam("session_id"))
+    )
