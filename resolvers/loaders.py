@@ -9,17 +9,19 @@ Every statement still goes through the session's scope gate (``authz.gate``).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Hashable
 
-from sqlalchemy import Integer, func, literal, select, union_all
+from sqlalchemy import Integer, String, bindparam, func, literal, select, union_all
 from strawberry.dataloader import DataLoader
 
 from authz.gate import RESOURCE_OF
 from authz.scope import in_subtree
 from db.area import Area
+from db.codes import RANGE_END, validate_code
 from db.registry import Building, Household, Resident
 from db.stats import GridStats
 from resolvers.filters import ResidentFilter
@@ -43,6 +45,22 @@ LIST_MODEL: dict[str, tuple[type, tuple[str, ...]]] = {
     "households": (Household, ("area_code", "id")),
     "residents": (Resident, ("area_code", "id")),
 }
+
+
+@functools.lru_cache(maxsize=256)
+def _stats_statement(n: int):
+    """The sums of ``n`` subtrees in one statement, built once per ``n`` (bounds filled per call)."""
+    parts = [
+        select(literal(i, Integer).label("batch_no"),
+               func.coalesce(func.sum(GridStats.buildings), 0).label("buildings"),
+               func.coalesce(func.sum(GridStats.households), 0).label("households"),
+               func.coalesce(func.sum(GridStats.residents), 0).label("residents"),
+               func.coalesce(func.sum(GridStats.floating_residents), 0).label("floating"))
+        .where(GridStats.area_code >= bindparam(f"low{i}", type_=String, literal_execute=True),
+               GridStats.area_code < bindparam(f"high{i}", type_=String, literal_execute=True))
+        for i in range(n)
+    ]
+    return parts[0] if n == 1 else union_all(*parts)
 
 
 class Loaders:
@@ -80,16 +98,11 @@ class Loaders:
 
     async def _load_stats(self, codes: list[str]) -> list[dict[str, int]]:
         self.ctx.charge(len(codes))  # one sum per area, whatever its rows
-        parts = [
-            select(literal(i, Integer).label("batch_no"),
-                   func.coalesce(func.sum(GridStats.buildings), 0).label("buildings"),
-                   func.coalesce(func.sum(GridStats.households), 0).label("households"),
-                   func.coalesce(func.sum(GridStats.residents), 0).label("residents"),
-                   func.coalesce(func.sum(GridStats.floating_residents), 0).label("floating"))
-            .where(in_subtree(GridStats.area_code, c, "code"))
-            for i, c in enumerate(codes)
-        ]
-        result = await self.ctx.run(parts[0] if len(parts) == 1 else union_all(*parts))
+        params = {}
+        for i, code in enumerate(codes):
+            code = validate_code(code, "code")  # digits only: inlined like every range (authz.scope)
+            params[f"low{i}"], params[f"high{i}"] = code, code + RANGE_END
+        result = await self.ctx.run(_stats_statement(len(codes)), params)
         found = {row.batch_no: row._mapping for row in result.all()}
         return [dict(found[i]) for i in range(len(codes))]
 

@@ -124,7 +124,7 @@ class RequestContext:
                 if self.connection is not None:
                     await self.connection.close()
 
-    async def run(self, statement):
+    async def run(self, statement, params: dict | None = None):
         """Execute on this request's session, one statement at a time, to the end.
 
         Sibling fields load concurrently; when one fails (a refused budget, say),
@@ -133,11 +133,11 @@ class RequestContext:
         was withheld). So a statement, once started, is shielded from the cancellation
         and finishes; its caller still sees the cancellation.
         """
-        return await asyncio.shield(self._run(statement))
+        return await asyncio.shield(self._run(statement, params))
 
-    async def _run(self, statement):
+    async def _run(self, statement, params):
         async with self.lock:
-            return await self.session.execute(statement)
+            return await self.session.execute(statement, params)
 
     def may(self, resource: str, action: str, area_code: str) -> bool:
         """Cheap check against the compiled prefixes (no Casbin call per row)."""
