@@ -52,6 +52,8 @@ class RequestContext:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     clear_reads: dict[tuple[str, int | str], ClearRead] = field(default_factory=dict)
     loaders: Any = None
+    #: ``may`` answers of this request, by (resource, action, area code).
+    decided: dict[tuple[str, str, str], bool] = field(default_factory=dict)
     #: Objects this operation may still ask for; see ``charge``.
     budget: int = 20_000
 
@@ -140,8 +142,13 @@ class RequestContext:
             return await self.session.execute(statement, params)
 
     def may(self, resource: str, action: str, area_code: str) -> bool:
-        """Cheap check against the compiled prefixes (no Casbin call per row)."""
-        return any(area_code.startswith(p) for p in self.scope.prefixes(resource, action))
+        """Cheap check against the compiled prefixes (no Casbin call per row), kept per area:
+        a page of 50 residents asks it for every personal field of every row."""
+        key = (resource, action, area_code)
+        allowed = self.decided.get(key)
+        if allowed is None:
+            allowed = self.decided[key] = any(area_code.startswith(p) for p in self.scope.prefixes(resource, action))
+        return allowed
 
     def note_clear_read(self, resource: str, record_id: int | str, area_code: str) -> None:
         self.clear_reads.setdefault((resource, record_id), ClearRead(resource, record_id, area_code))
