@@ -96,20 +96,26 @@ def ensure_user(session: Session, username: str, role: str, area_code: str) -> i
     return user.id
 
 
+def issue_tokens(s: Session, users: dict[str, int], secret: str, hours: int) -> dict[str, str]:
+    """A fresh login session and a signed access token (valid ``hours``) for each bench user."""
+    now = dt.datetime.now(dt.timezone.utc)
+    tokens = {}
+    for key, user_id in users.items():
+        sid = str(uuid.uuid4())
+        s.add(LoginSession(id=sid, user_id=user_id, expires_at=now + dt.timedelta(hours=hours + 1)))
+        tokens[key] = issue_access_token(user_id, secret, session_id=sid, ttl=dt.timedelta(hours=hours))
+    return tokens
+
+
 def make_tokens(url: str, picks, secret: str) -> tuple[dict[str, str], int]:
     engine = make_sync_engine(url)
-    tokens = {}
     with Session(engine) as s, s.begin():
         users = {
             "grid_worker": ensure_user(s, "bench_grid_worker", "grid_worker", picks.grid),
             "city_officer": ensure_user(s, "bench_city_officer", "officer", picks.city),
             "community_staff": ensure_user(s, "bench_community_staff", "staff", picks.community),
         }
-        now = dt.datetime.now(dt.timezone.utc)
-        for key, user_id in users.items():
-            sid = str(uuid.uuid4())
-            s.add(LoginSession(id=sid, user_id=user_id, expires_at=now + dt.timedelta(hours=2)))
-            tokens[key] = issue_access_token(user_id, secret, session_id=sid, ttl=dt.timedelta(hours=1))
+        tokens = issue_tokens(s, users, secret, hours=1)
         city_residents = s.execute(select(func.sum(GridStats.residents))
                                    .where(in_subtree(GridStats.area_code, picks.city))).scalar()
     engine.dispose()

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import secrets
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -44,7 +42,7 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_http import HOST, Server, check, ensure_user, free_port  # noqa: E402
+from bench.bench_http import HOST, Server, check, ensure_user, free_port, issue_tokens  # noqa: E402
 from bench.common import (REPO, Timing, backend_of, describe_url, fmt_ms, machine_line, measure,  # noqa: E402
                           pick_areas)
 import httpx  # noqa: E402
@@ -54,8 +52,6 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from authz.scope import in_subtree  # noqa: E402
-from authz.tokens import issue_access_token  # noqa: E402
-from db.accounts import LoginSession  # noqa: E402
 from db.codes import RANGE_END  # noqa: E402
 from db.engine import make_sync_engine  # noqa: E402
 import db.models  # noqa: E402,F401 - every table mapped, so the ORM can resolve the foreign keys
@@ -188,7 +184,6 @@ def make_tokens(url: str, picks, secret: str) -> tuple[dict[str, str], dict[str,
     """Bench users (created on first use), a fresh login session each, signed access tokens;
     plus the active-resident counters of the city and the province (``grid_stats``)."""
     engine = make_sync_engine(url)
-    tokens = {}
     with Session(engine) as s, s.begin():
         users = {
             "city_officer": ensure_user(s, "bench_city_officer", "officer", picks.city),
@@ -196,11 +191,7 @@ def make_tokens(url: str, picks, secret: str) -> tuple[dict[str, str], dict[str,
             "street_staff": ensure_user(s, "bench_street_staff", "staff", picks.street),
             "province_officer": ensure_user(s, "bench_province_officer", "officer", picks.province),
         }
-        now = dt.datetime.now(dt.timezone.utc)
-        for key, user_id in users.items():
-            sid = str(uuid.uuid4())
-            s.add(LoginSession(id=sid, user_id=user_id, expires_at=now + dt.timedelta(hours=6)))
-            tokens[key] = issue_access_token(user_id, secret, session_id=sid, ttl=dt.timedelta(hours=4))
+        tokens = issue_tokens(s, users, secret, hours=4)
         counters = {}
         for code in (picks.city, picks.province):
             row = s.execute(select(func.sum(GridStats.buildings), func.sum(GridStats.households),
