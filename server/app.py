@@ -26,7 +26,7 @@ from resolvers.loaders import Loaders
 from server.context import RequestContext
 from server.graphiql import OfflineGraphiQL, static_route
 from server.http import JsonHttpErrors
-from server.limits import RequestRefused, guard_request
+from server.body_limits import RequestRefused, guard_request
 from server.settings import Settings
 
 log = logging.getLogger("wangge")
@@ -44,7 +44,7 @@ class WanggeGraphQL(JsonHttpErrors, OfflineGraphiQL, GraphQL):
     """Strawberry's ASGI view with our per-operation context and its clean-up.
 
     A POST body is read and checked first (size, JSON nesting, and without a token the
-    document: ``server.limits``), so such a refusal never takes a pooled connection.
+    document: ``server.body_limits``), so such a refusal never takes a pooled connection.
     """
 
     def __init__(self, schema, settings: Settings) -> None:

@@ -10,7 +10,7 @@ under (anonymous callers have tighter ones):
 
 - a document that passed the limits, with its validation errors (none, usually);
 - a document the limits refused, with the refusal, so an abuser repeating it is refused
-  from the cache, before a connection is taken (``server.limits.guard_request``).
+  from the cache, before a connection is taken (``server.body_limits.guard_request``).
 
 Bounded twice, so unique texts cannot grow memory: at most ``maxsize`` entries (least
 recently used dropped first), and only texts up to ``max_chars`` characters (a query a

@@ -31,8 +31,8 @@ Refusals before GraphQL runs are HTTP errors; document refusals answer like any
 GraphQL error (HTTP 200, ``data: null``), with the ``limit`` in ``extensions``.
 ====================  ==========================  ================================
 
-The body limits run in ``server.app.WanggeGraphQL`` before a pooled connection is taken
-(``guard_request``), and so do the document limits of a request without an
+The body limits (``server.body_limits``) run in ``server.app.WanggeGraphQL`` before a
+pooled connection is taken (``guard_request``), and so do the document limits of a request without an
 ``Authorization`` header; the document limits of the others in ``RequestLimits``, a
 schema extension, once the token is checked. Callers without a valid token (none, or one
 that did not authenticate) get tighter limits: they can only log in, refresh a token and
@@ -48,7 +48,6 @@ field have none).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from itertools import islice
@@ -63,127 +62,10 @@ from graphql import (
     OperationDefinitionNode,
     get_named_type,
     is_leaf_type,
-    parse,
 )
-from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
 from server.document_cache import DOCUMENTS, Verdict
-
-# -- the body ---------------------------------------------------------------------------
-
-
-class RequestRefused(Exception):
-    """A request refused before GraphQL sees it: an HTTP status and a JSON error with a code."""
-
-    def __init__(self, status: int, code: str, message: str, *, graphql: bool = False, **extensions) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.extensions = status, code, message, extensions
-        self.graphql = graphql
-
-    @classmethod
-    def from_error(cls, error: GraphQLError) -> "RequestRefused":
-        """A document refused before GraphQL runs, answered as GraphQL would answer it."""
-        ext = dict(error.extensions or {})
-        return cls(200, ext.pop("code"), error.message, graphql=True, **ext)
-
-    def response(self) -> JSONResponse:
-        body = {"errors": [{"message": self.message, "extensions": {"code": self.code, **self.extensions}}]}
-        if self.graphql:
-            body = {"data": None, **body}
-        # The rest of an unread body is never read: the connection cannot be reused.
-        headers = {"Connection": "close"} if self.status == 413 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-def _header(scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers") or ():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def body_limit(settings, scope) -> int:
-    """Bytes a request may send: less without an ``Authorization`` header (nobody is logged in yet)."""
-    if _header(scope, b"authorization"):
-        return settings.max_body_bytes
-    return settings.anonymous_max_body_bytes
-
-
-def _too_large(limit: int) -> RequestRefused:
-    return RequestRefused(413, "REQUEST_TOO_LARGE", f"the request body is larger than {limit} bytes", limit=limit)
-
-
-async def read_body(scope, receive, limit: int) -> bytes:
-    """The whole body, or ``REQUEST_TOO_LARGE`` as soon as it is known to exceed ``limit``.
-
-    A declared ``Content-Length`` is refused before a byte is read; a chunked body (no
-    length) is counted while it arrives and refused at the chunk that crosses the limit,
-    so a 20 MiB body is never read, let alone parsed.
-    """
-    declared = _header(scope, b"content-length")
-    if declared is not None:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise RequestRefused(400, "BAD_REQUEST", "Content-Length is not a number") from None
-        if length > limit:
-            raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestRefused(400, "BAD_REQUEST", "the request body was not received completely")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def replay(body: bytes, receive):
-    """An ASGI ``receive`` that hands out the body already read, then defers to the real one."""
-    pending = True
-
-    async def replayed():
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
-#: A JSON string (escapes included): its brackets are text, not nesting.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def check_json_nesting(body: bytes, limit: int) -> None:
-    """Refuse a body whose arrays/objects nest deeper than ``limit``, before ``json.loads``.
-
-    The C decoder recurses once per level: 1,000 levels raised ``RecursionError`` (HTTP
-    500), and a few hundred would reach graphql-core's variable coercion, which recurses
-    too. Strings are cut out first (a query's braces are text); an ordinary body then has
-    a handful of brackets and the loop below runs only for bodies that have many.
-    """
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    if brackets.count(b"[") + brackets.count(b"{") <= limit:  # too few to nest deeper
-        return
-    depth = 0
-    for byte in brackets:
-        if byte in b"[{":
-            depth += 1
-            if depth > limit:
-                raise RequestRefused(400, "JSON_TOO_DEEP", f"the request body nests deeper than {limit} levels",
-                                     limit=limit)
-        else:
-            depth -= 1
-
 
 # -- the document -----------------------------------------------------------------------
 
@@ -388,7 +270,7 @@ class RequestLimits(SchemaExtension):
         yield
         if ec.graphql_document is None:
             for error in ec.pre_execution_errors or ():
-                _explain_parse_failure(error, limits, counted_over=counted_over)
+                explain_parse_failure(error, limits, counted_over=counted_over)
 
     def on_validate(self):
         ec = self.execution_context
@@ -418,7 +300,7 @@ def _parsed_before(ec):
     return None
 
 
-def _explain_parse_failure(error: GraphQLError, limits: DocumentLimits, *, counted_over: bool = False) -> bool:
+def explain_parse_failure(error: GraphQLError, limits: DocumentLimits, *, counted_over: bool = False) -> bool:
     """Give a parse failure caused by a limit its code (in place: strawberry answers this object).
 
     graphql-core reports the token limit, and a selection nested too deep for the parser's
@@ -427,7 +309,7 @@ def _explain_parse_failure(error: GraphQLError, limits: DocumentLimits, *, count
     """
     if isinstance(error.original_error, RecursionError) or (
             isinstance(error, GraphQLSyntaxError) and "nested too deeply" in error.message):
-        error.message = _TOO_DEEP
+        error.message = TOO_DEEP
         error.original_error = None
         error.extensions = {"code": "QUERY_TOO_DEEP"}
         return True
@@ -460,69 +342,10 @@ def too_many_tokens(query: str, limit: int) -> bool:
     return sum(1 for _ in islice(_TOKEN.finditer(query), limit + 1)) > limit
 
 
-_TOO_DEEP = "the query nests selections too deeply to be read"
+TOO_DEEP = "the query nests selections too deeply to be read"
 
 
-# -- before a connection is taken -------------------------------------------------------
 
-#: Where ``guard_request`` leaves the document it parsed, for ``RequestLimits`` to reuse.
+#: Where ``server.body_limits.guard_request`` leaves the document it parsed, for
+#: ``RequestLimits`` to reuse.
 PARSED = "wangge.document"
-
-
-async def guard_request(scope, receive, settings, schema):
-    """Check a POST body within its limits; the ``receive`` to continue with.
-
-    Size and JSON nesting for every request; for a request without ``Authorization``
-    (anonymous for sure) also the document, with the anonymous limits. All of it before
-    the view takes a pooled connection and reads the policy version: an anonymous
-    abuser's refused request is one synchronous slice of the event loop, not a dozen
-    (a refusal used to cost a connection and two queries, each an await that let the
-    next abuser in). The parsed document is kept in the scope (``PARSED``) and not
-    parsed again.
-    """
-    if scope.get("method") != "POST":
-        return receive
-    body = await read_body(scope, receive, body_limit(settings, scope))
-    check_json_nesting(body, settings.max_json_depth)
-    if not _header(scope, b"authorization"):
-        parsed = check_anonymous_body(body, settings, schema)
-        if parsed is not None:
-            scope[PARSED] = parsed
-    return replay(body, receive)
-
-
-def check_anonymous_body(body: bytes, settings, schema) -> tuple[str, object] | None:
-    """``(query, document)`` within the anonymous limits, None to let the view answer, or a refusal.
-
-    None is for everything the view reports better itself (not JSON, no query, a plain
-    syntax error); strawberry then parses a document of at most the anonymous tokens.
-    """
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    query = data.get("query") if isinstance(data, dict) else None
-    if not isinstance(query, str):
-        return None
-    limits = document_limits(settings, anonymous=True)
-    verdict = DOCUMENTS.get(query, limits)
-    if verdict is not None:
-        if verdict.refused:
-            raise RequestRefused.from_error(verdict.errors[0])
-        return query, verdict.document
-    if too_many_tokens(query, limits.tokens):
-        raise RequestRefused(200, "TOO_MANY_TOKENS", f"the query has more than {limits.tokens} tokens",
-                             graphql=True, limit=limits.tokens)
-    try:
-        document = parse(query, max_tokens=limits.tokens)
-    except GraphQLSyntaxError as error:
-        if _explain_parse_failure(error, limits):
-            raise RequestRefused.from_error(error) from None
-        return None
-    except RecursionError:  # graphql-core before 3.3 did not catch it
-        raise RequestRefused(200, "QUERY_TOO_DEEP", _TOO_DEEP, graphql=True) from None
-    refusal = check_document(document, schema._schema, limits)
-    if refusal is not None:
-        DOCUMENTS.put(query, limits, Verdict(document, (refusal,), refused=True))
-        raise RequestRefused.from_error(refusal)
-    return query, document

@@ -20,7 +20,7 @@ def work(monkeypatch) -> dict[str, int]:
     """How often graphql-core parsed and validated, from a cold cache."""
     import strawberry.schema.schema as strawberry_schema
 
-    import server.limits as limits
+    import server.body_limits as body_limits
 
     DOCUMENTS.clear()
     counts = {"parse": 0, "validate": 0}
@@ -35,7 +35,7 @@ def work(monkeypatch) -> dict[str, int]:
         return real_validate(*args, **kwargs)
 
     monkeypatch.setattr(strawberry_schema, "parse", parse)
-    monkeypatch.setattr(limits, "parse", parse)
+    monkeypatch.setattr(body_limits, "parse", parse)
     monkeypatch.setattr(strawberry_schema, "validate_document", validate)
     return counts
 
