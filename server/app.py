@@ -78,8 +78,12 @@ class WanggeGraphQL(JsonHttpErrors, OfflineGraphiQL, GraphQL):
         """
         state = request.app.state
         conn = await checkout(state.engine, self.settings)
+        session = AsyncSession(bind=conn, sync_session_class=ScopedSession, expire_on_commit=False)
         try:
             auth_error = None
+            # The request's transaction begins here and the login's read joins it: a
+            # transaction of its own cost a BEGIN and a ROLLBACK more on every request.
+            await session.connection()
             async with AsyncSession(bind=conn, expire_on_commit=False) as system:
                 version = None
                 try:  # the policy version rides along with the login's statement
@@ -91,9 +95,9 @@ class WanggeGraphQL(JsonHttpErrors, OfflineGraphiQL, GraphQL):
                     version = (await system.execute(select(POLICY_VERSION))).scalar()
                 refresh_policies(state, version)
         except BaseException:
+            await session.close()
             await conn.close()
             raise
-        session = AsyncSession(bind=conn, sync_session_class=ScopedSession, expire_on_commit=False)
         scope = Scope(state.enforcer, principal.subject if principal else ANONYMOUS,
                       principal.grants if principal else ())
         session.info["scope"] = scope
