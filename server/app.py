@@ -25,7 +25,7 @@ from db.errors import Unauthenticated
 from resolvers.loaders import Loaders
 from server.context import RequestContext
 from server.graphiql import OfflineGraphiQL, static_route
-from server.http import JsonHttpErrors
+from server.http import JsonHttpErrors, error_response
 from server.body_limits import RequestRefused, guard_request
 from server.settings import Settings
 
@@ -61,8 +61,8 @@ class WanggeGraphQL(JsonHttpErrors, OfflineGraphiQL, GraphQL):
         except RequestRefused as exc:
             await exc.response()(scope, receive, send)
         except _Unavailable as exc:
-            body = {"errors": [{"message": exc.message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
-            await JSONResponse(body, status_code=503, headers={"Retry-After": "1"})(scope, receive, send)
+            await error_response(503, "SERVICE_UNAVAILABLE", exc.message,
+                                 headers={"Retry-After": "1"})(scope, receive, send)
         finally:
             ctx = scope.get("wangge.context")
             if ctx is not None:

@@ -17,6 +17,7 @@ from graphql import GraphQLError, GraphQLSyntaxError, parse
 from starlette.responses import JSONResponse
 
 from server.document_cache import DOCUMENTS, Verdict
+from server.http import error_response
 from server.limits import (TOO_DEEP, PARSED, explain_parse_failure, check_document, document_limits,
                            too_many_tokens)
 
@@ -38,12 +39,10 @@ class RequestRefused(Exception):
         return cls(200, ext.pop("code"), error.message, graphql=True, **ext)
 
     def response(self) -> JSONResponse:
-        body = {"errors": [{"message": self.message, "extensions": {"code": self.code, **self.extensions}}]}
-        if self.graphql:
-            body = {"data": None, **body}
         # The rest of an unread body is never read: the connection cannot be reused.
         headers = {"Connection": "close"} if self.status == 413 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
+        return error_response(self.status, self.code, self.message, with_data=self.graphql, headers=headers,
+                              **self.extensions)
 
 
 def _header(scope, name: bytes) -> bytes | None:

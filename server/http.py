@@ -21,9 +21,21 @@ from strawberry.types.unset import UNSET
 CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
+def error_response(status: int, code: str, message: str, *, with_data: bool = False,
+                   headers: dict[str, str] | None = None, **extensions) -> JSONResponse:
+    """The one shape of every error answered outside GraphQL's own result: one error with its code.
+
+    ``with_data`` adds ``"data": null`` where the answer stands for a GraphQL result.
+    """
+    body: dict = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    if with_data:
+        body = {"data": None, **body}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def refusal(status: int, message: str, *, allow: str | None = None) -> JSONResponse:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": CODES.get(status, "BAD_REQUEST")}}]}
-    return JSONResponse(body, status_code=status, headers={"Allow": allow} if allow else None)
+    return error_response(status, CODES.get(status, "BAD_REQUEST"), message, with_data=True,
+                          headers={"Allow": allow} if allow else None)
 
 
 class JsonHttpErrors:
