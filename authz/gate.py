@@ -18,12 +18,12 @@ closed.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import functools
 
 from sqlalchemy import String, event, false, inspect, literal, or_
 from sqlalchemy.orm import Session, with_loader_criteria
 
-from authz.scope import Scope
+from authz.scope import Scope, prefix_condition
 from db.accounts import AreaGrant
 from db.area import Area
 from db.audit import AuditEvent
@@ -68,54 +68,46 @@ def area_condition(scope: Scope):
     The path matters to a grid worker walking up to "which community, which street am I
     in", and the names of offices are not personal data.
     """
-    prefixes = scope.prefixes("area", "read")
+    return _area_condition(scope.prefixes("area", "read"))
+
+
+def _area_condition(prefixes: tuple[str, ...]):
     if not prefixes:
         return false()
     ancestors = sorted({a for p in prefixes for a in ancestor_codes(p)})
-    parts = [scope.condition(Area.code, "area", "read")]
+    parts = [prefix_condition(Area.code, prefixes)]
     if ancestors:
         parts.append(Area.code.in_([literal(a, String, literal_execute=True) for a in ancestors]))
     return or_(*parts)
 
 
-def gate_options(session: Session, action: str) -> list:
+def gate_options(session: Session, action: str) -> tuple:
     """The ``with_loader_criteria`` options for ``action``: per request, then per process.
 
     A request issues many statements with the same scope; rebuilding an OR of 50 ranges for
     seven tables on each of them cost a 50-grant user 7-10 ms per statement (``bench/``),
     and building them once per request was still 7% of a request's CPU. The options depend
     only on the merged prefixes they are built from, so users (and requests) with the same
-    prefixes share them, from a bounded process-wide cache (``_shared_options``).
+    prefixes share them (``_options_for``, a bounded process-wide cache).
     """
     cache = session.info.setdefault("gate_options", {})
     options = cache.get(action)
     if options is None:
         scope = scope_of(session)
-        key = (action, tuple(scope.prefixes(resource, action) for resource in RESOURCE_OF.values()),
-               scope.prefixes("area", "read") if action == "read" else ())
-        options = cache[action] = _shared_options(key, scope, action)
+        options = cache[action] = _options_for(
+            action, tuple(scope.prefixes(resource, action) for resource in RESOURCE_OF.values()),
+            scope.prefixes("area", "read") if action == "read" else None)
     return options
 
 
-_SHARED: OrderedDict[tuple, list] = OrderedDict()
-_SHARED_MAX = 1024
-
-
-def _shared_options(key: tuple, scope: Scope, action: str) -> list:
-    options = _SHARED.get(key)
-    if options is None:
-        options = [
-            with_loader_criteria(model, scope.condition(model.area_code, resource, action), include_aliases=True)
-            for model, resource in RESOURCE_OF.items()
-        ]
-        options.append(with_loader_criteria(Area, area_condition(scope) if action == "read" else false(),
-                                            include_aliases=True))
-        _SHARED[key] = options
-        while len(_SHARED) > _SHARED_MAX:
-            _SHARED.popitem(last=False)
-    else:
-        _SHARED.move_to_end(key)
-    return options
+@functools.lru_cache(maxsize=1024)
+def _options_for(action: str, prefixes: tuple[tuple[str, ...], ...], area_prefixes: tuple[str, ...] | None) -> tuple:
+    """The options for ``action`` from the prefixes of each of ``RESOURCE_OF``, in its order,
+    and of ``area read`` (None: areas are not changed through the API)."""
+    areas = _area_condition(area_prefixes) if area_prefixes is not None else false()
+    return (*(with_loader_criteria(model, prefix_condition(model.area_code, model_prefixes), include_aliases=True)
+              for model, model_prefixes in zip(RESOURCE_OF, prefixes)),
+            with_loader_criteria(Area, areas, include_aliases=True))
 
 
 @event.listens_for(ScopedSession, "do_orm_execute")

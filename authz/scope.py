@@ -88,12 +88,18 @@ def in_subtree(column: ColumnElement[str], prefix: str, field: str = "area_code"
     Used by the scope and by every listing "under this area", so both write the range the
     same way, with the validated prefix inlined.
     """
-    prefix = validate_code(prefix, field)  # digits only: safe to inline
+    low, high = subtree_bounds(prefix, field)
     # literal_execute: SQLAlchemy's compiled cache stays structural, while the driver
     # (and so PostgreSQL's plan cache) sees the constants inline.
-    low = literal(prefix, String, literal_execute=True)
-    high = literal(prefix + RANGE_END, String, literal_execute=True)
-    return and_(column >= low, column < high)
+    return and_(column >= literal(low, String, literal_execute=True),
+                column < literal(high, String, literal_execute=True))
+
+
+def subtree_bounds(prefix: str, field: str = "area_code") -> tuple[str, str]:
+    """``(low, high)``: a subtree's codes are ``>= low`` and ``< high``; the prefix validated
+    as digits only, since every range is inlined into the SQL."""
+    prefix = validate_code(prefix, field)
+    return prefix, prefix + RANGE_END
 
 
 class Scope:
@@ -138,13 +144,17 @@ class Scope:
         ``column IN (...)``, which keeps the condition small for a user holding many grids
         (it is applied to every table of every statement of the request).
         """
-        prefixes = self.prefixes(resource, action)
-        if not prefixes:
-            return false()
-        grids = [validate_code(p, "area_code") for p in prefixes if len(p) == GRID_CODE_LENGTH]
-        parts = [in_subtree(column, p) for p in prefixes if len(p) != GRID_CODE_LENGTH]
-        if len(grids) == 1:
-            parts.append(column == literal(grids[0], String, literal_execute=True))
-        elif grids:
-            parts.append(column.in_(bindparam(None, grids, type_=String, expanding=True, literal_execute=True)))
-        return or_(*parts)
+        return prefix_condition(column, self.prefixes(resource, action))
+
+
+def prefix_condition(column: ColumnElement[str], prefixes: tuple[str, ...]) -> ColumnElement[bool]:
+    """What :meth:`Scope.condition` compiles, from the merged prefixes alone (so it can be shared)."""
+    if not prefixes:
+        return false()
+    grids = [validate_code(p, "area_code") for p in prefixes if len(p) == GRID_CODE_LENGTH]
+    parts = [in_subtree(column, p) for p in prefixes if len(p) != GRID_CODE_LENGTH]
+    if len(grids) == 1:
+        parts.append(column == literal(grids[0], String, literal_execute=True))
+    elif grids:
+        parts.append(column.in_(bindparam(None, grids, type_=String, expanding=True, literal_execute=True)))
+    return or_(*parts)

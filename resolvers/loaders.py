@@ -19,9 +19,8 @@ from sqlalchemy import Integer, String, bindparam, func, literal, select, union_
 from strawberry.dataloader import DataLoader
 
 from authz.gate import RESOURCE_OF
-from authz.scope import in_subtree
+from authz.scope import in_subtree, subtree_bounds
 from db.area import Area
-from db.codes import RANGE_END, validate_code
 from db.registry import Building, Household, Resident
 from db.stats import GridStats
 from resolvers.filters import ResidentFilter
@@ -100,8 +99,7 @@ class Loaders:
         self.ctx.charge(len(codes))  # one sum per area, whatever its rows
         params = {}
         for i, code in enumerate(codes):
-            code = validate_code(code, "code")  # digits only: inlined like every range (authz.scope)
-            params[f"low{i}"], params[f"high{i}"] = code, code + RANGE_END
+            params[f"low{i}"], params[f"high{i}"] = subtree_bounds(code, "code")  # inlined, as every range
         result = await self.ctx.run(_stats_statement(len(codes)), params)
         found = {row.batch_no: row._mapping for row in result.all()}
         return [dict(found[i]) for i in range(len(codes))]
