@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -50,23 +51,33 @@ def live_server(database_url: str, **env: str):
                                    cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"the server did not answer /healthz: {log.read()[-2000:]}")
-                time.sleep(0.1)
+            wait_until_healthy(base, process, lambda: log.seek(0) or log.read())
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def wait_until_healthy(base: str, process: subprocess.Popen, output: Callable[[], str],
+                       timeout: float = 60.0) -> None:
+    """Until ``/healthz`` answers 200; the end of ``output()`` in the error if the server exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not answer /healthz: {output()[-2000:]}")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server process, killing it if it does not stop within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def login(base: str, username: str, password: str) -> str:

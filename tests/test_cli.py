@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from sqlalchemy.orm import Session
 from db.accounts import AreaGrant, User
 from db.area import Area
 from db.registry import Resident
+from live_server import free_port, stop, wait_until_healthy
 from server.cli import main, prepare_database
 
 DEMO_USERNAMES = {
@@ -372,16 +371,10 @@ def test_export_schema_prints_and_writes_the_sdl(capsys, tmp_path):
     assert "type Query" in target.read_text(encoding="utf-8")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_seeds_an_empty_sqlite_database_and_answers(tmp_path):
     pytest.importorskip("server.app")
     httpx = pytest.importorskip("httpx")
-    port = _free_port()
+    port = free_port()
     db_path = tmp_path / "x.db"
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
@@ -391,16 +384,7 @@ def test_serve_seeds_an_empty_sqlite_database_and_answers(tmp_path):
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"server exited with {proc.returncode}:\n{log_path.read_text()}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"no /healthz after 30 s:\n{log_path.read_text()}"
-            time.sleep(0.2)
+        wait_until_healthy(base, proc, log_path.read_text, timeout=30)
         page = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}, timeout=5)
         assert page.status_code == 200
         assert "graphiql" in page.text.lower()
@@ -409,12 +393,7 @@ def test_serve_seeds_an_empty_sqlite_database_and_answers(tmp_path):
         assert "demo areas and users loaded" in output
         assert counts(f"sqlite:///{db_path}")["users"] == 8
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def test_check_stats_reports_and_fixes_drift(tmp_path, capsys):

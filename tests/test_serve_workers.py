@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from conftest import DEMO_PASSWORD
-from live_server import free_port, login
+from live_server import free_port, login, stop, wait_until_healthy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,8 +58,9 @@ def test_two_workers_serve_the_same_users(db_url, tmp_path):
         cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_until_healthy(base, process, lambda: log.seek(0) or log.read())
         deadline = time.monotonic() + 60
-        while len(children_of(process.pid)) < 2 or not _healthy(base):
+        while len(children_of(process.pid)) < 2:
             assert process.poll() is None and time.monotonic() < deadline, log.seek(0) or log.read()
             time.sleep(0.2)
         token = login(base, "grid_worker", DEMO_PASSWORD)
@@ -77,17 +78,5 @@ def test_two_workers_serve_the_same_users(db_url, tmp_path):
             assert refused == [401] * 10  # the logout holds in every process
         assert len(children_of(process.pid)) >= 2
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
