@@ -2,8 +2,8 @@
 
 Runs on the unscoped system session (the scope does not exist yet: it is built from what
 this reads). One indexed SELECT per request: the login session joined to its user and
-outer-joined to the user's active grants. Grants are read fresh every request, so a revocation or expiry
-takes effect on the very next request in every process.
+outer-joined to the user's active grants. Grants are read fresh every request, so a
+revocation or expiry takes effect on the very next request in every process.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
-
 from typing import Any
 
 from sqlalchemy import and_, bindparam, null, or_, select
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from authz.grants import ActiveGrant
 from authz.tokens import ACCESS, decode_token

@@ -8,9 +8,8 @@ anonymous caller gets a GraphQL error with ``extensions.code`` ``UNAUTHENTICATED
 
 from __future__ import annotations
 
-from functools import partial
-
 from datetime import datetime
+from functools import partial
 
 import strawberry
 from sqlalchemy import select

@@ -3,9 +3,8 @@ reloading the policies, the one change to the authorisation rules the API offers
 
 from __future__ import annotations
 
-from functools import partial
-
 from datetime import datetime
+from functools import partial
 
 import strawberry
 from strawberry.scalars import JSON

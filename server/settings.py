@@ -127,8 +127,8 @@ class Settings:
         for name, env, kind in (("pool_size", "WANGGE_POOL_SIZE", int), ("pool_overflow", "WANGGE_POOL_OVERFLOW", int),
                                 ("pool_timeout", "WANGGE_POOL_TIMEOUT", float),
                                 ("lookup_quota", "WANGGE_LOOKUP_QUOTA", int), ("timezone", "WANGGE_TIMEZONE", str),
-                ("allow_get", "WANGGE_ALLOW_GET", _flag),
-                *((name, "WANGGE_" + name.upper(), int) for name in LIMIT_FIELDS)):
+                                ("allow_get", "WANGGE_ALLOW_GET", _flag),
+                                *((name, "WANGGE_" + name.upper(), int) for name in LIMIT_FIELDS)):
             if os.environ.get(env):
                 values[name] = _parse(env, kind, os.environ[env])
         values.update(overrides)
