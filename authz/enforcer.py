@@ -17,12 +17,13 @@ from pathlib import Path
 import casbin
 from casbin.persist.adapters import FileAdapter
 
+import db.models  # noqa: F401 - every table declared, so every table's resource is known
 from authz.role_manager import GrantRoleManager
+from db.registration import OTHER_RESOURCES, table_resources
 
-#: The kinds of record a rule can name (see the header of ``policies.csv``).
-RESOURCES: frozenset[str] = frozenset(
-    {"area", "aggregate", "building", "household", "resident", "user", "grant", "audit", "policy", "finding"}
-)
+#: The kinds of record a rule can name (see the header of ``policies.csv``): the resource
+#: of every declared place-bound table (``db.registration``), and the few that are not tables.
+RESOURCES: frozenset[str] = table_resources() | frozenset(OTHER_RESOURCES)
 #: The things a rule can allow.
 ACTIONS: frozenset[str] = frozenset(
     {"read", "read_pii", "create", "update", "delete", "approve", "export", "grant", "lookup", "reactivate"}

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from db.base import AreaCode, utcnow
+from db.registration import place_bound
 
 
 class User(SQLModel, table=True):
@@ -30,6 +31,7 @@ class User(SQLModel, table=True):
     version: int = Field(default=1, nullable=False)
 
 
+@place_bound("grant", bookkeeping="written only after the delegation rules (authz.delegation) allowed the grant")
 class AreaGrant(SQLModel, table=True):
     """User U holds role R in area A (and everything below it), from/until a time."""
 

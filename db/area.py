@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from db.base import AreaCode, Stamped
+from db.registration import place_bound
 
 
+@place_bound("area", column="code")
 class Area(Stamped, table=True):
     __tablename__ = "area"
 

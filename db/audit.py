@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from db.base import AreaCode, utcnow
+from db.registration import place_bound
 
 
+@place_bound("audit", bookkeeping="the record of a write or read that was itself checked; append-only")
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (sa.Index("ix_audit_event_area_at", "area_code", "at"),)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from db.base import AreaCode, Stamped
+from db.registration import place_bound
 
 
 class HouseholdKind(str, enum.Enum):
@@ -37,6 +38,7 @@ class Gender(str, enum.Enum):
     FEMALE = "female"
 
 
+@place_bound("building")
 class Building(Stamped, table=True):
     __tablename__ = "building"
     __table_args__ = (sa.Index("ix_building_area_id", "area_code", "id"),)
@@ -49,6 +51,7 @@ class Building(Stamped, table=True):
     floors: int | None = Field(default=None)
 
 
+@place_bound("household")
 class Household(Stamped, table=True):
     __tablename__ = "household"
     __table_args__ = (sa.Index("ix_household_area_id", "area_code", "id"),)
@@ -62,6 +65,7 @@ class Household(Stamped, table=True):
     kind: str = Field(default=HouseholdKind.OWNER.value, sa_type=sa.String(12), nullable=False)
 
 
+@place_bound("resident")
 class Resident(Stamped, table=True):
     __tablename__ = "resident"
     __table_args__ = (sa.Index("ix_resident_area_id", "area_code", "id"),)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from sqlmodel import Field, SQLModel
 
 from db.base import AreaCode
+from db.registration import place_bound
 
 
+@place_bound("aggregate", bookkeeping="counters moved in the same transaction as a row change that passed the gate")
 class GridStats(SQLModel, table=True):
     __tablename__ = "grid_stats"
 

@@ -210,7 +210,7 @@ async def _grants_concerned(ctx, user_id: int, now: datetime) -> list[AreaGrant]
     system session, because every grant counts, including those this request's gate would
     hide. Called inside the change's transaction, after the user was found visible.
     """
-    async with ctx.system_read() as system:
+    async with ctx.unscoped("every grant of the user decides, also those this reader cannot see") as system:
         grants = list((await system.execute(select(AreaGrant).where(AreaGrant.user_id == user_id)
                                             .order_by(AreaGrant.id))).scalars())
     standing = [g for g in grants if g.revoked_at is None]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from functools import partial
 from typing import Any, Iterable
 
 from sqlalchemy import and_, func, or_, select
@@ -155,7 +156,7 @@ async def audit_page(ctx, flt: AuditFilter, first: int, after: str | None) -> Au
 
     if unfiled:
         # The gate would drop the NULL-area rows; the condition above is the scope, explicitly.
-        run = ctx.run_unscoped
+        run = partial(ctx.run_unscoped, why="events without an area; the scope is the condition written out above")
     else:
         run = ctx.run
 

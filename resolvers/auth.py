@@ -87,7 +87,7 @@ async def login(ctx, username: str, password: str) -> Tokens:
     The attempt is audited either way, committed even when the login fails.
     """
     settings, now = ctx.settings, utcnow()
-    async with ctx.system_write() as s:
+    async with ctx.unscoped("a login runs before there is a scope", own_transaction=True) as s:
         # A name with NUL (or any control character) cannot exist, and PostgreSQL would
         # refuse to compare it: an internal error, and a failed login left out of the audit.
         user = None if has_unstorable_chars(username) else (
@@ -159,7 +159,7 @@ async def refresh(ctx, refresh_token: str) -> Tokens:
     """
     settings, now = ctx.settings, utcnow()
     claims = decode_token(refresh_token, settings.secret, REFRESH)
-    async with ctx.system_write() as s:
+    async with ctx.unscoped("a refresh runs before there is a scope", own_transaction=True) as s:
         row = (await s.execute(
             select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
             .where(User.id == int(claims["sub"]), LoginSession.id == claims["sid"])
@@ -202,7 +202,7 @@ async def logout(ctx) -> bool:
     if ctx.user is None or ctx.session_id is None:
         raise Unauthenticated("not logged in")
     now = utcnow()
-    async with ctx.system_write() as s:
+    async with ctx.unscoped("the caller's own login session, not a record of an area", own_transaction=True) as s:
         done = await s.execute(update(LoginSession)
                                .where(LoginSession.id == ctx.session_id, LoginSession.revoked_at.is_(None))
                                .values(revoked_at=now).execution_options(synchronize_session=False))
@@ -217,5 +217,5 @@ async def viewer(ctx) -> ViewerData | None:
     if ctx.user is None:
         return None
     ctx.charge(1)  # not cached: each alias reads the grants again
-    async with ctx.lock, ctx.system_read() as s:  # every grant, also those the gate would hide
+    async with ctx.lock, ctx.unscoped("the viewer's own grants, also those the gate would hide") as s:
         return await load_viewer(s, ctx.user, ctx.scope.enforcer)

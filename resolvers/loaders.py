@@ -18,9 +18,9 @@ from typing import Any, Hashable
 from sqlalchemy import Integer, String, bindparam, func, literal, select, union_all
 from strawberry.dataloader import DataLoader
 
-from authz.gate import RESOURCE_OF
 from authz.scope import in_subtree, subtree_bounds
 from db.area import Area
+from db.registration import resource_of
 from db.registry import Building, Household, Resident
 from db.stats import GridStats
 from resolvers.filters import ResidentFilter
@@ -134,7 +134,7 @@ class Loaders:
         itself (or lies below it), and the listing's range was a second copy of the gate's,
         which the planner had to combine on every count of millions of rows.
         """
-        prefixes = self.ctx.scope.prefixes(RESOURCE_OF[model], "read")
+        prefixes = self.ctx.scope.prefixes(resource_of(model), "read")
         return bool(prefixes) and all(p.startswith(parent) for p in prefixes)
 
     async def _load_pages(self, keys: list[tuple[ListKey, PageArgs]]) -> list[Page]:

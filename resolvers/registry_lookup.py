@@ -59,14 +59,14 @@ def day_start(zone: str, now: datetime | None = None) -> datetime:
 
 async def lock_caller(w: Write) -> None:
     """Lock the caller's user row: on PostgreSQL, one user's lookups run one after another."""
-    async with w.ctx.system_read() as system:  # user rows are not the caller's to read
+    async with w.ctx.unscoped("the caller's own user row, locked to serialise their lookups") as system:
         await system.execute(select(User.id).where(User.id == w.user.id).with_for_update())
 
 
 async def lookups_today(w: Write) -> int:
     """The caller's lookups today, this one included (its audit row is already flushed)."""
     since = day_start(w.ctx.settings.timezone)
-    async with w.ctx.system_read() as system:  # nor is the trail
+    async with w.ctx.unscoped("the caller's own lookups in the trail, wherever they were") as system:
         return (await system.execute(
             select(func.count()).select_from(AuditEvent)
             .where(AuditEvent.actor_id == w.user.id, AuditEvent.action == ACTION, AuditEvent.at >= since)

@@ -35,14 +35,14 @@ from db.audit import AuditEvent
 from db.base import utcnow
 from db.codes import Level
 from db.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
-from db.registry import Building, Household, Resident
+from db.registration import resource_of
+from db.registry import Resident
 from db.stats_counters import apply_deltas, merge_deltas
 from resolvers.account import require_user
 from resolvers.loaders import Loaders
 from resolvers.registry_validation import Checker, InputErrors
 from schema.errors import UserError, user_errors_from
 
-LABEL: dict[type, str] = {Building: "building", Household: "household", Resident: "resident"}
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Write:
         stmt = select(model).where(model.id == node_id).execution_options(populate_existing=True)
         row = (await self.session.execute(stmt)).scalars().first()
         if row is None:
-            raise NotFound(f"{field}: no {LABEL[model]} with this ID", field=field)
+            raise NotFound(f"{field}: no {resource_of(model)} with this ID", field=field)
         return row
 
     def require(self, area_code: str, resource: str, action: str, field: str | None = None) -> None:
@@ -123,7 +123,7 @@ class Write:
         stmt = select(literal(1)).select_from(Resident).where(Resident.id_number == id_number)
         if except_id is not None:
             stmt = stmt.where(Resident.id != except_id)
-        async with self.ctx.system_read() as system:
+        async with self.ctx.unscoped("ID numbers are unique nationwide; one yes/no, nothing about who or where") as system:
             return (await system.execute(stmt.limit(1))).first() is not None
 
     async def unique_id_number(self, id_number: str, except_id: int | None = None) -> None:
@@ -135,7 +135,7 @@ class Write:
     def check_version(row, version: int) -> None:
         if row.version != version:
             raise Conflict(
-                f"this {LABEL[type(row)]} was changed since you read it (you sent version {version}, "
+                f"this {resource_of(type(row))} was changed since you read it (you sent version {version}, "
                 f"it is at {row.version}); reload it and try again", field="version")
 
     async def claim(self, row, version: int) -> None:
@@ -149,8 +149,8 @@ class Write:
         if result.rowcount != 1:
             # The gate filters this UPDATE by the user's update scope: no row can also mean
             # "not yours to change", which must not be reported as a version problem.
-            self.require(row.area_code, LABEL[model], "update", "id")
-            raise Conflict(f"this {LABEL[type(row)]} was changed by someone else just now; reload it and try again",
+            self.require(row.area_code, resource_of(model), "update", "id")
+            raise Conflict(f"this {resource_of(type(row))} was changed by someone else just now; reload it and try again",
                            field="version")
         for name, value in (("version", version + 1), ("updated_at", now), ("updated_by", self.user.id)):
             set_committed_value(row, name, value)
@@ -181,7 +181,7 @@ class Write:
 
     def audit(self, action: str, row, detail: dict, area_code: str | None = None) -> None:
         self.session.add(AuditEvent(
-            actor_id=self.user.id, actor_username=self.user.username, action=action, resource=LABEL[type(row)],
+            actor_id=self.user.id, actor_username=self.user.username, action=action, resource=resource_of(type(row)),
             record_ids=str(row.id), area_code=area_code or row.area_code, detail=detail))
 
     async def finish(self) -> None:

@@ -4,8 +4,8 @@ Built per operation (not per connection), closed by the view when the operation 
 Database access of sibling resolvers is serialised by a per-request lock: an
 ``AsyncSession`` refuses concurrent use, and DataLoaders batch the work anyway.
 
-**One pooled connection per request.** The scoped session and every unscoped (system)
-session of the request are bound to the same connection, checked out once. A request
+**One pooled connection per request.** The scoped session and every unscoped session
+of the request (``unscoped``) are bound to the same connection, checked out once. A request
 that held a connection and then asked the pool for a second one (to write its clear-read
 audit, to check a national ID's uniqueness) deadlocked the pool under load: 32 parallel
 clear readers froze the server for 30 s (``docs/SECURITY.md``). With one connection each,
@@ -83,36 +83,38 @@ class RequestContext:
             await self.session.commit()
 
     @contextlib.asynccontextmanager
-    async def system_read(self) -> AsyncIterator[AsyncSession]:
-        """An unscoped session on the request's connection, for reads the gate must not filter.
+    async def unscoped(self, why: str, *, own_transaction: bool = False) -> AsyncIterator[AsyncSession]:
+        """The one way request code opens a session the gate does not filter; ``why`` says why.
 
-        For use inside a unit of work that already holds ``lock`` (a registry write, an
-        account change). It joins the open transaction (a uniqueness check inside a
-        registry write sees that write), so it never needs a second connection. Used only
-        where a docstring says why the scope does not apply.
+        Some reads must see past the reader's scope (a national ID number's uniqueness,
+        every grant of a user being switched off, the caller's own lookup quota) and some
+        writes happen before there is a scope (logins). Each caller states its reason, so
+        every unscoped access is findable by one name and carries its justification.
+
+        By default the session joins the request's open transaction on the same
+        connection (a uniqueness check inside a registry write sees that write) and the
+        caller already holds ``lock``. With ``own_transaction`` the helper takes the lock,
+        ends the request's read transaction (``settle``) and the session's commit is a real
+        commit: login bookkeeping, logout.
         """
+        if not why or not why.strip():
+            raise ValueError("an unscoped session must say why the scope does not apply")
+        if own_transaction:
+            async with self.lock:
+                await self.settle()
+                async with AsyncSession(bind=self.connection, expire_on_commit=False) as system:
+                    yield system
+            return
         # Begin the request's transaction first: a system session on a connection without
         # one would own (and, on close, roll back) what it did, a row lock included.
         await self.session.connection()
         async with AsyncSession(bind=self.connection, expire_on_commit=False) as system:
             yield system
 
-    async def run_unscoped(self, statement):
-        """Execute one read outside the gate, serialised with the request's other statements."""
-        async with self.lock, self.system_read() as system:
+    async def run_unscoped(self, statement, why: str):
+        """Execute one read outside the gate (see ``unscoped``), serialised with the others."""
+        async with self.lock, self.unscoped(why) as system:
             return await system.execute(statement)
-
-    @contextlib.asynccontextmanager
-    async def system_write(self) -> AsyncIterator[AsyncSession]:
-        """An unscoped session owning a transaction of its own (login bookkeeping, logout).
-
-        The request's open read transaction is ended first (``settle``), so the system
-        session's commit is a real commit on the shared connection.
-        """
-        async with self.lock:
-            await self.settle()
-            async with AsyncSession(bind=self.connection, expire_on_commit=False) as system:
-                yield system
 
     async def close(self) -> None:
         """Give the connection back to the pool (rolling back whatever is still open).

@@ -1,0 +1,89 @@
+"""Every place-bound table is declared, and the gate and enforcer follow the declarations.
+
+A table holding an ``area_code`` that nobody declared would be readable by every user:
+the gate filters only what ``db.registration`` lists. These tests walk the metadata so
+that such a table fails the suite, not a review.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from authz import enforcer as enforcer_module
+from authz.gate import gated_tables
+from db import registration
+from db.base import AreaCode
+from db.models import metadata
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_table_with_an_area_code_is_declared():
+    assert registration.unregistered(metadata) == []
+
+
+def test_an_undeclared_place_bound_table_is_found():
+    other = sa.MetaData()
+    sa.Table("isolation_site", other, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("area_code", sa.String(15)))
+    sa.Table("app_note", other, sa.Column("id", sa.Integer, primary_key=True))
+    assert registration.unregistered(other) == ["isolation_site"]
+
+
+def test_bookkeeping_tables_say_why():
+    for table in registration.place_bound_tables():
+        if table.bookkeeping is not None:
+            assert len(table.bookkeeping.split()) >= 4, table
+
+
+def test_a_declared_table_is_gated_and_its_resource_known():
+    class ThrowawayNote(SQLModel, table=True):
+        __tablename__ = "throwaway_note"
+        metadata = sa.MetaData()  # kept out of the application's tables
+        id: int | None = Field(default=None, primary_key=True)
+        area_code: str = Field(sa_type=AreaCode(), nullable=False)
+
+    registration.place_bound("throwaway")(ThrowawayNote)
+    try:
+        assert (ThrowawayNote, "throwaway") in gated_tables()
+        assert "throwaway" in registration.table_resources()
+        assert registration.resource_of(ThrowawayNote) == "throwaway"
+    finally:
+        registration.forget(ThrowawayNote)
+    assert (ThrowawayNote, "throwaway") not in gated_tables()
+
+
+def test_a_declaration_needs_the_column_it_scopes_by():
+    class NoArea(SQLModel, table=True):
+        __tablename__ = "throwaway_no_area"
+        metadata = sa.MetaData()
+        id: int | None = Field(default=None, primary_key=True)
+
+    try:
+        registration.place_bound("nothing")(NoArea)
+    except TypeError as exc:
+        assert "area_code" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("a table without its area column was declared")
+
+
+def test_the_enforcer_knows_every_declared_resource_and_the_policy_file_documents_them():
+    assert registration.table_resources() <= enforcer_module.RESOURCES
+    header = (ROOT / "policies.csv").read_text(encoding="utf-8").split("# Actions:")[0]
+    documented = set(re.findall(r"^#\s+(\w+)\s{2,}", header, re.M)) | set(re.findall(r"\s{2,}(\w+)\s{2,}", header))
+    assert enforcer_module.RESOURCES <= documented, enforcer_module.RESOURCES - documented
+
+
+def test_request_code_opens_unscoped_sessions_only_through_the_named_helper():
+    """``RequestContext.unscoped(why)`` is the only place a request builds a gate-free session."""
+    offenders = []
+    for folder in ("resolvers", "schema"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if re.search(r"\b(Async)?Session\(|sessionmaker\(", text):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
