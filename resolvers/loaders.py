@@ -21,29 +21,19 @@ from strawberry.dataloader import DataLoader
 from authz.scope import in_subtree, subtree_bounds
 from db.area import Area
 from db.registration import resource_of
-from db.registry import Building, Household, Resident
 from db.stats import GridStats
-from resolvers.filters import ResidentFilter
+from resolvers.listing import ListingQuery, listing_named
 from resolvers.pagination import Page, PageArgs, count_many, fetch_pages
 
 
 @dataclass(frozen=True)
 class ListKey:
-    """One listing asked for by a resolver: which kind, under which parent, how filtered."""
+    """One listing asked for by a resolver: which registered listing, under which parent,
+    how filtered (``resolvers.listing``)."""
 
-    kind: str  # children | areas | buildings | households | residents
+    kind: str
     parent: str | None
     filters: Hashable = None
-
-
-#: Each listing's table and order (unique per row; registry lists follow their index).
-LIST_MODEL: dict[str, tuple[type, tuple[str, ...]]] = {
-    "children": (Area, ("code",)),
-    "areas": (Area, ("code",)),
-    "buildings": (Building, ("area_code", "id")),
-    "households": (Household, ("area_code", "id")),
-    "residents": (Resident, ("area_code", "id")),
-}
 
 
 @functools.lru_cache(maxsize=256)
@@ -66,13 +56,26 @@ class Loaders:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
         self.area = DataLoader(self._load_areas)
-        self.building = DataLoader(self._by_id(Building))
-        self.household = DataLoader(self._by_id(Household))
-        self.resident = DataLoader(self._by_id(Resident))
-        self.members = DataLoader(self._load_members)
         self.page = DataLoader(self._load_pages)
         self.count = DataLoader(self._load_counts)
         self.stats = DataLoader(self._load_stats)
+        self._by_id: dict[type, DataLoader] = {}
+        self._grouped: dict[tuple, DataLoader] = {}
+
+    def of(self, model) -> DataLoader:
+        """Rows of ``model`` by id, batched (a row outside the scope loads as None)."""
+        loader = self._by_id.get(model)
+        if loader is None:
+            loader = self._by_id[model] = DataLoader(self._rows_by_id(model))
+        return loader
+
+    def grouped(self, column, order_by) -> DataLoader:
+        """Rows whose ``column`` equals each key (a household's members), in ``order_by``."""
+        key = (column, order_by)
+        loader = self._grouped.get(key)
+        if loader is None:
+            loader = self._grouped[key] = DataLoader(self._rows_grouped(column, order_by))
+        return loader
 
     # -- by key ---------------------------------------------------------------------
     async def _load_areas(self, codes: list[str]) -> list[Area | None]:
@@ -80,7 +83,7 @@ class Loaders:
         found = {a.code: a for a in rows}
         return [found.get(c) for c in codes]
 
-    def _by_id(self, model):
+    def _rows_by_id(self, model):
         async def load(ids: list[int]):
             rows = (await self.ctx.run(select(model).where(model.id.in_(ids)))).scalars().all()
             found = {r.id: r for r in rows}
@@ -88,12 +91,16 @@ class Loaders:
 
         return load
 
-    async def _load_members(self, household_ids: list[int]) -> list[list[Resident]]:
-        stmt = select(Resident).where(Resident.household_id.in_(household_ids)).order_by(Resident.id)
-        grouped: dict[int, list[Resident]] = defaultdict(list)
-        for r in (await self.ctx.run(stmt)).scalars().all():
-            grouped[r.household_id].append(r)
-        return [grouped.get(h, []) for h in household_ids]
+    def _rows_grouped(self, column, order_by):
+        async def load(keys: list) -> list[list]:
+            model = column.class_
+            stmt = select(model).where(column.in_(keys)).order_by(order_by)
+            grouped: dict = defaultdict(list)
+            for r in (await self.ctx.run(stmt)).scalars().all():
+                grouped[getattr(r, column.key)].append(r)
+            return [grouped.get(k, []) for k in keys]
+
+        return load
 
     async def _load_stats(self, codes: list[str]) -> list[dict[str, int]]:
         self.ctx.charge(len(codes))  # one sum per area, whatever its rows
@@ -106,25 +113,14 @@ class Loaders:
 
     # -- listings -------------------------------------------------------------------
     def base(self, key: ListKey):
-        model, _ = LIST_MODEL[key.kind]
-        if key.kind == "children":
-            return select(Area).where(Area.parent_code == key.parent)
-        if key.kind == "areas":
-            level, parent_code, search = key.filters
-            stmt = select(Area)
-            if level:
-                stmt = stmt.where(Area.level == level)
-            if parent_code:
-                stmt = stmt.where(Area.parent_code == parent_code)
-            if search:
-                stmt = stmt.where(Area.name.contains(search, autoescape=True))
-            return stmt
+        """The registered listing's statement for one parent and filter, before paging."""
+        listing = listing_named(key.kind)
+        model = listing.model
         stmt = select(model)
-        if not self._scope_within(model, key.parent):
+        if listing.under_area and not self._scope_within(model, key.parent):
             stmt = stmt.where(in_subtree(model.area_code, key.parent, "code"))
-        if key.kind == "residents" and key.filters is not None:
-            flt: ResidentFilter = key.filters
-            stmt = stmt.where(*flt.conditions(self.ctx.scope, date.today()))
+        if listing.where is not None:
+            stmt = stmt.where(*listing.where(ListingQuery(self.ctx.scope, key.parent, key.filters, date.today())))
         return stmt
 
     def _scope_within(self, model, parent: str) -> bool:
@@ -145,8 +141,8 @@ class Loaders:
             groups[(lk.kind, lk.filters, args)].append(i)
         out: list[Any] = [None] * len(keys)
         for (kind, _filters, args), idxs in groups.items():
-            model, key_names = LIST_MODEL[kind]
-            pages = await fetch_pages(self.ctx.run, model, key_names, [self.base(keys[i][0]) for i in idxs], args)
+            listing = listing_named(kind)
+            pages = await fetch_pages(self.ctx.run, listing.model, listing.order, [self.base(keys[i][0]) for i in idxs], args)
             for i, page in zip(idxs, pages):
                 out[i] = page
         return out

@@ -14,12 +14,14 @@ from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema.query import Query
+# Domains first: they add fields to the shared types (``schema.extend``), which are
+# assembled when ``schema.query`` imports them.
 from schema.account import AccountMutation, AccountQuery
 from schema.audit import AuditQuery, PolicyMutation
 from schema.auth import AuthMutation
 from schema.registry_lookup import RegistryLookupMutation
 from schema.registry_mutations import RegistryMutation
+from schema.query import Query  # noqa: I001 - after the domains, see above
 from server.errors import ErrorCodes, client_code
 from server.lifecycle import AuditClearReads, RequireLogin
 from server.limits import RequestLimits

@@ -1,6 +1,13 @@
-"""GraphQL type of the administrative tree: one ``Area`` for all six levels."""
+"""GraphQL type of the administrative tree: one ``Area`` for all six levels.
+
+Its own fields are the tree's; the lists of records under an area (buildings, residents,
+and each workflow's) are added by their domains (``schema.extend``), so this module
+imports none of them.
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -9,41 +16,14 @@ from authz.masking import mask_name, mask_phone
 from authz.role_manager import is_area_code
 from db import area as rows
 from db.codes import Level, ancestor_codes
-from db.registry import PopulationKind, ResidentStatus
-from resolvers.filters import ResidentFilter
-from resolvers.loaders import ListKey
-from schema.connection import Connection
-from schema.paging import connection, page_args
-from schema.registry import BuildingType, HouseholdType, ResidentType
-from schema.scalars import AreaLevel, PopulationKindEnum, ResidentStatusEnum
-
-
-@strawberry.type(description="Counts for an area, summed from its grids' counters (汇总).")
-class AreaStats:
-    buildings: int = strawberry.field(description="Buildings (楼栋) registered.")
-    households: int = strawberry.field(description="Households (户) registered.")
-    residents: int = strawberry.field(description="Residents (居民) currently living here (status active).")
-    floating_residents: int = strawberry.field(description="Floating population (流动人口).")
-
-
-@strawberry.input(description="Filters for a list of residents.")
-class ResidentFilterInput:
-    search: str | None = strawberry.field(default=None, description="Name, or the start of an ID number or phone. Matches only where you may read personal data; elsewhere nothing matches (to find one person there, use lookupResident).")
-    status: ResidentStatusEnum | None = strawberry.field(default=None, description="Only residents with this status.")
-    population_kind: PopulationKindEnum | None = strawberry.field(default=None, description="Only registered (户籍) or only floating (流动) residents.")
-    age_min: int | None = strawberry.field(default=None, description="Age band: at least this old.")
-    age_max: int | None = strawberry.field(default=None, description="Age band: at most this old.")
-
-    def to_filter(self) -> ResidentFilter:
-        return ResidentFilter(
-            search=self.search, status=ResidentStatus(self.status).value if self.status else None,
-            population_kind=PopulationKind(self.population_kind).value if self.population_kind else None,
-            age_min=self.age_min, age_max=self.age_max,
-        ).validated()
+from resolvers import area as listings
+from schema.extend import mixins
+from schema.paging import listing_field
+from schema.scalars import AreaLevel
 
 
 @strawberry.type(name="Area", description="An area of the administrative tree: province (省), city (市), district (区/县), street (街道/乡镇), community (社区/村) or grid (网格).")
-class AreaType(relay.Node):
+class AreaType(*mixins("Area"), relay.Node):
     key: relay.NodeID[str]
     code: str = strawberry.field(description="Statistical division code (统计用区划代码), significant digits: 2, 4, 6, 9, 12 or 15.")
     row: strawberry.Private[rows.Area]
@@ -85,35 +65,9 @@ class AreaType(relay.Node):
         found = await info.context.loaders.area.load_many(ancestor_codes(self.code))
         return [AreaType.from_row(a) for a in found if a]
 
-    @strawberry.field(description="The areas directly below (下级), ordered by code.")
-    async def children(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
-                       last: int | None = None, before: str | None = None) -> Connection["AreaType"]:
-        return await connection(info, ListKey("children", self.code), page_args(info, first, after, last, before), AreaType.from_row)
-
-    @strawberry.field(description="Buildings (楼栋) anywhere in this area.")
-    async def buildings(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
-                        last: int | None = None, before: str | None = None) -> Connection[BuildingType]:
-        return await connection(info, ListKey("buildings", self.code), page_args(info, first, after, last, before), BuildingType.from_row)
-
-    @strawberry.field(description="Households (户) anywhere in this area.")
-    async def households(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
-                         last: int | None = None, before: str | None = None) -> Connection[HouseholdType]:
-        return await connection(info, ListKey("households", self.code), page_args(info, first, after, last, before), HouseholdType.from_row)
-
-    @strawberry.field(description="Residents (居民) anywhere in this area, filtered.")
-    async def residents(self, info: strawberry.Info, filter: ResidentFilterInput | None = None,
-                        first: int | None = None, after: str | None = None, last: int | None = None,
-                        before: str | None = None) -> Connection[ResidentType]:
-        flt = filter.to_filter() if filter else ResidentFilter()
-        return await connection(info, ListKey("residents", self.code, flt), page_args(info, first, after, last, before), ResidentType.from_row)
-
-    @strawberry.field(description="Counts for the whole area (汇总); null unless you may read aggregates for all of it.")
-    async def stats(self, info: strawberry.Info) -> AreaStats | None:
-        if not info.context.may("aggregate", "read", self.code):
-            return None
-        s = await info.context.loaders.stats.load(self.code)
-        return AreaStats(buildings=s["buildings"], households=s["households"], residents=s["residents"],
-                         floating_residents=s["floating"])
+    children = listing_field(listings.CHILDREN, Annotated["AreaType", strawberry.lazy("schema.area")],
+                             "The areas directly below (下级), ordered by code.",
+                             to_node=lambda row: AreaType.from_row(row))
 
 
 def _worker(info, area: rows.Area, value, mask):

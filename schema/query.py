@@ -8,6 +8,7 @@ from strawberry import relay
 from db.codes import Level, validate_code
 from db.errors import InvalidField
 from db.validators import has_unstorable_chars
+from resolvers import area as area_listings
 from resolvers.filters import MAX_SEARCH
 from resolvers.loaders import ListKey
 from schema.area import AreaType
@@ -44,5 +45,5 @@ class Query:
             raise InvalidField("search", f"at most {MAX_SEARCH} characters")
         if search is not None and has_unstorable_chars(search):
             raise InvalidField("search", "must not contain control characters")
-        key = ListKey("areas", None, (Level(level).value if level else None, parent_code, search))
+        key = ListKey(area_listings.AREAS.name, None, (Level(level).value if level else None, parent_code, search))
         return await connection(info, key, page_args(info, first, after, last, before), AreaType.from_row)

@@ -15,7 +15,12 @@ from strawberry import relay
 
 from authz.masking import ADDRESS_MASK, mask_address, mask_id_number, mask_name, mask_phone
 from db import registry as rows
+from db.registry import PopulationKind, ResidentStatus
 from db.validators import parse_db_id
+from resolvers import registry as listings
+from resolvers.filters import ResidentFilter
+from schema.extend import fields_of
+from schema.paging import listing_field
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum, ResidentStatusEnum
 
 if TYPE_CHECKING:
@@ -33,7 +38,7 @@ def reveal(info, resource: str, row, value, mask):
     return mask(value)
 
 
-async def _load_many(info, loader_name: str, node_ids: Iterable[str], required: bool):
+async def _load_many(info, model, node_ids: Iterable[str], required: bool):
     """Rows for the node ids of ``node(id:)``/``nodes(ids:)``; None where there is none.
 
     An id that cannot be a database id (``Resident:abc``, ``Resident:99999999999999999999``)
@@ -42,7 +47,7 @@ async def _load_many(info, loader_name: str, node_ids: Iterable[str], required: 
     """
     node_ids = list(node_ids)
     info.context.charge(len(node_ids))  # nodes(ids:) counts against the query's budget
-    loader = getattr(info.context.loaders, loader_name)
+    loader = info.context.loaders.of(model)
     ids = [parse_db_id(i) for i in node_ids]
     found = iter(await loader.load_many([i for i in ids if i is not None]))
     return [None if i is None else next(found) for i in ids]
@@ -83,7 +88,7 @@ class BuildingType(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, "building", node_ids, required)
+        found = await _load_many(info, rows.Building, node_ids, required)
         return [cls.from_row(r) if r else None for r in found]
 
 
@@ -121,12 +126,12 @@ class HouseholdType(relay.Node):
     async def building(self, info: strawberry.Info) -> BuildingType | None:
         if self.row.building_id is None:
             return None
-        b = await info.context.loaders.building.load(self.row.building_id)
+        b = await info.context.loaders.of(rows.Building).load(self.row.building_id)
         return BuildingType.from_row(b) if b else None
 
     @strawberry.field(description="The people of the household (家庭成员), head first by registration order.")
     async def members(self, info: strawberry.Info) -> list["ResidentType"]:
-        return [ResidentType.from_row(r) for r in await info.context.loaders.members.load(self.id)]
+        return [ResidentType.from_row(r) for r in await info.context.loaders.grouped(rows.Resident.household_id, rows.Resident.id).load(self.id)]
 
     @strawberry.field(description="The grid (网格) the household belongs to.")
     async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
@@ -134,7 +139,7 @@ class HouseholdType(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, "household", node_ids, required)
+        found = await _load_many(info, rows.Household, node_ids, required)
         return [cls.from_row(r) if r else None for r in found]
 
 
@@ -189,7 +194,7 @@ class ResidentType(relay.Node):
 
     @strawberry.field(description="The household (户) the person belongs to.")
     async def household(self, info: strawberry.Info) -> HouseholdType | None:
-        h = await info.context.loaders.household.load(self.row.household_id)
+        h = await info.context.loaders.of(rows.Household).load(self.row.household_id)
         return HouseholdType.from_row(h) if h else None
 
     @strawberry.field(description="The grid (网格) the person lives in.")
@@ -198,5 +203,48 @@ class ResidentType(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, "resident", node_ids, required)
+        found = await _load_many(info, rows.Resident, node_ids, required)
         return [cls.from_row(r) if r else None for r in found]
+
+
+@strawberry.type(description="Counts for an area, summed from its grids' counters (汇总).")
+class AreaStats:
+    buildings: int = strawberry.field(description="Buildings (楼栋) registered.")
+    households: int = strawberry.field(description="Households (户) registered.")
+    residents: int = strawberry.field(description="Residents (居民) currently living here (status active).")
+    floating_residents: int = strawberry.field(description="Floating population (流动人口).")
+
+
+@strawberry.input(description="Filters for a list of residents.")
+class ResidentFilterInput:
+    search: str | None = strawberry.field(default=None, description="Name, or the start of an ID number or phone. Matches only where you may read personal data; elsewhere nothing matches (to find one person there, use lookupResident).")
+    status: ResidentStatusEnum | None = strawberry.field(default=None, description="Only residents with this status.")
+    population_kind: PopulationKindEnum | None = strawberry.field(default=None, description="Only registered (户籍) or only floating (流动) residents.")
+    age_min: int | None = strawberry.field(default=None, description="Age band: at least this old.")
+    age_max: int | None = strawberry.field(default=None, description="Age band: at most this old.")
+
+    def to_filter(self) -> ResidentFilter:
+        return ResidentFilter(
+            search=self.search, status=ResidentStatus(self.status).value if self.status else None,
+            population_kind=PopulationKind(self.population_kind).value if self.population_kind else None,
+            age_min=self.age_min, age_max=self.age_max,
+        ).validated()
+
+
+@fields_of("Area")
+@strawberry.type
+class RegistryAreaFields:
+    """What the registry adds to every ``Area``: its records and their counts."""
+
+    buildings = listing_field(listings.BUILDINGS, BuildingType, "Buildings (楼栋) anywhere in this area.")
+    households = listing_field(listings.HOUSEHOLDS, HouseholdType, "Households (户) anywhere in this area.")
+    residents = listing_field(listings.RESIDENTS, ResidentType, "Residents (居民) anywhere in this area, filtered.",
+                              filter_input=ResidentFilterInput)
+
+    @strawberry.field(description="Counts for the whole area (汇总); null unless you may read aggregates for all of it.")
+    async def stats(self, info: strawberry.Info) -> AreaStats | None:
+        if not info.context.may("aggregate", "read", self.code):
+            return None
+        s = await info.context.loaders.stats.load(self.code)
+        return AreaStats(buildings=s["buildings"], households=s["households"], residents=s["residents"],
+                         floating_residents=s["floating"])
