@@ -114,31 +114,44 @@ def mask_address(address: str | None) -> str | None:
     return address[:end] + ADDRESS_MASK
 
 
-def _fixed(mask: str):
-    return lambda _value: mask
-
-
-#: The personal keys of each resource's audit ``detail`` (the before/after of its writes),
-#: each with the mask its GraphQL field uses; ``birth_date`` is hidden (``None``) as
-#: ``Resident.birthDate`` is. Keys are the column names the writes log (``id_number``); a
-#: key is matched with ``_`` dropped and case ignored, so ``idNumber`` is the same key.
-#: Resources not listed have no personal keys (a staff account's display name is shown in
-#: clear to whoever may read users). A new personal column must be listed here as well as
-#: masked on its type, or its old and new values stand in clear in the trail.
-PERSONAL_DETAIL_KEYS = {
-    "resident": {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone,
-                 "birth_date": lambda _value: None, "removed_reason": _fixed(ADDRESS_MASK)},
-    "household": {"address": mask_address, "unit": _fixed(ADDRESS_MASK), "room": _fixed(ADDRESS_MASK)},
-    "building": {"address": mask_address},
-    "area": {"grid_worker_name": mask_name, "grid_worker_phone": mask_phone},
+#: Each kind of personal column (``db.registration.personal``) and its mask.
+MASKS = {
+    "name": mask_name,
+    "id_number": mask_id_number,
+    "phone": mask_phone,
+    "address": mask_address,
+    "withheld": lambda _value: ADDRESS_MASK,  # free text or part of an address: a fixed ****
+    "hidden": lambda _value: None,  # shown as null (a birth date: the age is shown instead)
 }
+
+
+def personal_detail_keys() -> dict[str, dict[str, object]]:
+    """The personal keys of each resource's audit ``detail`` (the before/after of its writes)
+    and their masks: the personal columns declared on its table (``db.registration``).
+
+    Keys are the column names the writes log (``id_number``); a key is matched with ``_``
+    dropped and case ignored, so ``idNumber`` is the same key. A resource whose table
+    declares no personal column has no personal keys (a staff account's display name is
+    shown in clear to whoever may read users).
+    """
+    import db.models  # noqa: F401 - every table declared
+    from db.registration import personal_columns, place_bound_tables
+
+    out: dict[str, dict[str, object]] = {}
+    for table in place_bound_tables():
+        columns = personal_columns(table.model)
+        if columns:
+            out.setdefault(table.resource, {}).update({c: MASKS[kind] for c, kind in columns.items()})
+    return out
 
 
 def _key(name: str) -> str:
     return name.replace("_", "").lower()
 
 
-_PERSONAL = {resource: {_key(k): m for k, m in keys.items()} for resource, keys in PERSONAL_DETAIL_KEYS.items()}
+def _personal() -> dict[str, dict[str, object]]:
+    """Read from the declarations at each use (a few tables): a table declared late counts too."""
+    return {resource: {_key(k): m for k, m in keys.items()} for resource, keys in personal_detail_keys().items()}
 
 
 def mask_detail(resource: str | None, detail):
@@ -147,7 +160,7 @@ def mask_detail(resource: str | None, detail):
     The second value is True only if a personal value was present and not ``None``: only
     then does showing the detail in clear need a ``pii.read`` row.
     """
-    masks = _PERSONAL.get(resource or "")
+    masks = _personal().get(resource or "")
     if not masks or detail is None:
         return detail, False
     found = False

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from db.base import AreaCode, Stamped
-from db.registration import place_bound
+from db.registration import personal, place_bound
 
 
 @place_bound("area", column="code")
@@ -22,8 +22,8 @@ class Area(Stamped, table=True):
     name: str = Field(sa_type=sa.String(100), nullable=False)
     parent_code: str | None = Field(default=None, sa_type=AreaCode(), foreign_key="area.code", index=True)
     # Grids only: the grid worker (网格员) responsible, as residents see on the notice board.
-    grid_worker_name: str | None = Field(default=None, sa_type=sa.String(50))
-    grid_worker_phone: str | None = Field(default=None, sa_type=sa.String(20))
+    grid_worker_name: str | None = Field(default=None, sa_type=sa.String(50), sa_column_kwargs=personal("name"))
+    grid_worker_phone: str | None = Field(default=None, sa_type=sa.String(20), sa_column_kwargs=personal("phone"))
 
     @property
     def area_code(self) -> str:

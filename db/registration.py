@@ -107,3 +107,27 @@ def unregistered(metadata: sa.MetaData) -> list[str]:
 def forget(model: type) -> None:
     """Drop a declaration: for tests that declare a throwaway table and must leave none behind."""
     _TABLES.pop(model, None)
+
+
+#: How a personal column is shown to a reader without ``read_pii`` (``authz.masking.MASKS``):
+#: name 张**, id_number 230102********123X, phone 138****0000, address up to the street,
+#: withheld a fixed ****, hidden null.
+PERSONAL_KINDS = frozenset({"name", "id_number", "phone", "address", "withheld", "hidden"})
+
+
+def personal(kind: str) -> dict:
+    """Column keyword arguments declaring a personal column and how it is masked::
+
+        name: str = Field(sa_type=sa.String(50), sa_column_kwargs=personal("name"))
+
+    The GraphQL field (``schema.personal``), the audit trail's ``detail`` masking and the
+    generated masking tests all read this one declaration.
+    """
+    if kind not in PERSONAL_KINDS:
+        raise ValueError(f"unknown personal kind {kind!r}; one of {sorted(PERSONAL_KINDS)}")
+    return {"info": {"personal": kind}}
+
+
+def personal_columns(model: type) -> dict[str, str]:
+    """``{column name: mask kind}`` of ``model``'s personal columns."""
+    return {c.name: c.info["personal"] for c in model.__table__.columns if "personal" in c.info}

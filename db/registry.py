@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from db.base import AreaCode, Stamped
-from db.registration import place_bound
+from db.registration import personal, place_bound
 
 
 class HouseholdKind(str, enum.Enum):
@@ -46,7 +46,7 @@ class Building(Stamped, table=True):
     id: int | None = Field(default=None, primary_key=True)
     area_code: str = Field(sa_type=AreaCode(), foreign_key="area.code", nullable=False)
     name: str = Field(sa_type=sa.String(100), nullable=False)
-    address: str | None = Field(default=None, sa_type=sa.String(200))
+    address: str | None = Field(default=None, sa_type=sa.String(200), sa_column_kwargs=personal("address"))
     units: int = Field(default=1, nullable=False)
     floors: int | None = Field(default=None)
 
@@ -59,9 +59,9 @@ class Household(Stamped, table=True):
     id: int | None = Field(default=None, primary_key=True)
     area_code: str = Field(sa_type=AreaCode(), foreign_key="area.code", nullable=False)
     building_id: int | None = Field(default=None, foreign_key="building.id", index=True)
-    unit: str | None = Field(default=None, sa_type=sa.String(20))
-    room: str | None = Field(default=None, sa_type=sa.String(20))
-    address: str = Field(sa_type=sa.String(200), nullable=False)
+    unit: str | None = Field(default=None, sa_type=sa.String(20), sa_column_kwargs=personal("withheld"))
+    room: str | None = Field(default=None, sa_type=sa.String(20), sa_column_kwargs=personal("withheld"))
+    address: str = Field(sa_type=sa.String(200), nullable=False, sa_column_kwargs=personal("address"))
     kind: str = Field(default=HouseholdKind.OWNER.value, sa_type=sa.String(12), nullable=False)
 
 
@@ -73,14 +73,14 @@ class Resident(Stamped, table=True):
     id: int | None = Field(default=None, primary_key=True)
     area_code: str = Field(sa_type=AreaCode(), foreign_key="area.code", nullable=False)
     household_id: int = Field(foreign_key="household.id", nullable=False, index=True)
-    name: str = Field(sa_type=sa.String(50), nullable=False)
+    name: str = Field(sa_type=sa.String(50), nullable=False, sa_column_kwargs=personal("name"))
     gender: str = Field(sa_type=sa.String(8), nullable=False)
-    id_number: str = Field(sa_type=sa.String(18), nullable=False, unique=True)
-    birth_date: date = Field(nullable=False)
-    phone: str | None = Field(default=None, sa_type=sa.String(20), index=True)
+    id_number: str = Field(sa_type=sa.String(18), nullable=False, unique=True, sa_column_kwargs=personal("id_number"))
+    birth_date: date = Field(nullable=False, sa_column_kwargs=personal("hidden"))
+    phone: str | None = Field(default=None, sa_type=sa.String(20), index=True, sa_column_kwargs=personal("phone"))
     relation_to_head: str = Field(default="head", sa_type=sa.String(20), nullable=False)
     population_kind: str = Field(default=PopulationKind.REGISTERED.value, sa_type=sa.String(12), nullable=False)
     moved_in_on: date | None = Field(default=None)
     status: str = Field(default=ResidentStatus.ACTIVE.value, sa_type=sa.String(12), nullable=False)
-    removed_reason: str | None = Field(default=None, sa_type=sa.String(200))
+    removed_reason: str | None = Field(default=None, sa_type=sa.String(200), sa_column_kwargs=personal("withheld"))
     removed_on: date | None = Field(default=None)

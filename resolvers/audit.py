@@ -189,7 +189,7 @@ def shown_detail(ctx, row: AuditEvent):
     numbers, phones, addresses), so they follow the record's own rule: in clear only where
     the reader holds ``read_pii`` on the event's resource at the event's area (the same
     ``may`` check and the same masks as the registry types, see
-    ``authz.masking.PERSONAL_DETAIL_KEYS``), masked otherwise. Shown in clear, the event's
+    ``authz.masking.personal_detail_keys``), masked otherwise. Shown in clear, the event's
     records are noted like any other clear read (``pii.read`` rows committed with the
     answer, ``server.lifecycle``), keyed by the record (``resident`` 42), so "who saw
     resident 42 in clear" has one answer whichever field or trail showed it. An event filed

@@ -12,13 +12,13 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
-from authz.masking import mask_name, mask_phone
 from authz.role_manager import is_area_code
 from db import area as rows
 from db.codes import Level, ancestor_codes
 from resolvers import area as listings
 from schema.extend import mixins
 from schema.paging import listing_field
+from schema.personal import personal_field
 from schema.scalars import AreaLevel
 
 
@@ -45,13 +45,11 @@ class AreaType(*mixins("Area"), relay.Node):
         rows = [next(found) if c is not None else None for c in codes]
         return [cls.from_row(a) if a else None for a in rows]
 
-    @strawberry.field(description="Grids only: the grid worker (网格员) responsible; masked unless you may read personal data here.")
-    def grid_worker_name(self, info: strawberry.Info) -> str | None:
-        return _worker(info, self.row, self.row.grid_worker_name, mask_name)
+    grid_worker_name = personal_field(rows.Area.grid_worker_name, "Grids only: the grid worker (网格员) responsible; masked unless you may read personal data here.",
+                                      also_readers=("resident",))
 
-    @strawberry.field(description="Grids only: the grid worker's phone; masked unless you may read personal data here.")
-    def grid_worker_phone(self, info: strawberry.Info) -> str | None:
-        return _worker(info, self.row, self.row.grid_worker_phone, mask_phone)
+    grid_worker_phone = personal_field(rows.Area.grid_worker_phone, "Grids only: the grid worker's phone; masked unless you may read personal data here.",
+                                       also_readers=("resident",))
 
     @strawberry.field(description="The parent area (上级), null for a province.")
     async def parent(self, info: strawberry.Info) -> "AreaType | None":
@@ -68,14 +66,3 @@ class AreaType(*mixins("Area"), relay.Node):
     children = listing_field(listings.CHILDREN, Annotated["AreaType", strawberry.lazy("schema.area")],
                              "The areas directly below (下级), ordered by code.",
                              to_node=lambda row: AreaType.from_row(row))
-
-
-def _worker(info, area: rows.Area, value, mask):
-    """A grid worker's contact: clear (and audited) where the viewer may read personal data."""
-    if value is None:
-        return None
-    ctx = info.context
-    if ctx.may("area", "read_pii", area.code) or ctx.may("resident", "read_pii", area.code):
-        ctx.note_clear_read("area", area.code, area.code)
-        return value
-    return mask(value)

@@ -1,8 +1,9 @@
 """GraphQL types of the population registry: Building (楼栋), Household (户), Resident (人).
 
-Personal fields (names, ID numbers, phones, exact addresses) are resolved through
-``reveal``: in clear only where the viewer holds ``read_pii`` on the record's area, masked
-otherwise, and every clear value shown is noted for the audit trail.
+Personal fields (names, ID numbers, phones, exact addresses) are the columns declared
+personal in ``db.registry``, exposed through ``schema.personal.personal_field``: in clear
+only where the viewer holds ``read_pii`` on the record's area, masked otherwise, and every
+clear value shown is noted for the audit trail.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Iterable
 import strawberry
 from strawberry import relay
 
-from authz.masking import ADDRESS_MASK, mask_address, mask_id_number, mask_name, mask_phone
 from db import registry as rows
 from db.registry import PopulationKind, ResidentStatus
 from db.validators import parse_db_id
@@ -21,21 +21,11 @@ from resolvers import registry as listings
 from resolvers.filters import ResidentFilter
 from schema.extend import fields_of
 from schema.paging import listing_field
+from schema.personal import personal_field
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum, ResidentStatusEnum
 
 if TYPE_CHECKING:
     from schema.area import AreaType
-
-
-def reveal(info, resource: str, row, value, mask):
-    """The value in clear if the viewer may read personal data there, else masked."""
-    if value is None:
-        return None
-    ctx = info.context
-    if ctx.may(resource, "read_pii", row.area_code):
-        ctx.note_clear_read(resource, row.id, row.area_code)
-        return value
-    return mask(value)
 
 
 async def _load_many(info, model, node_ids: Iterable[str], required: bool):
@@ -74,9 +64,7 @@ class BuildingType(relay.Node):
     def from_row(cls, r: rows.Building) -> "BuildingType":
         return cls(id=r.id, row=r, name=r.name, units=r.units, floors=r.floors, area_code=r.area_code)
 
-    @strawberry.field(description="Street address of the building; masked unless you may read personal data here.")
-    def address(self, info: strawberry.Info) -> str | None:
-        return reveal(info, "building", self.row, self.row.address, mask_address)
+    address = personal_field(rows.Building.address, "Street address of the building; masked unless you may read personal data here.")
 
     @strawberry.field(description="Version for optimistic locking: send it back when updating.")
     def version(self) -> int:
@@ -106,17 +94,9 @@ class HouseholdType(relay.Node):
     # Unit and room are part of the exact address: shown in clear next to the building's
     # address ("乡政社区1号楼" + "2单元" + "403"), they rebuilt the masked ``address``
     # ("乡政社区1号楼2单元403室") for any viewer without read_pii. Masked alike.
-    @strawberry.field(description="Unit/entrance (单元).")
-    def unit(self, info: strawberry.Info) -> str | None:
-        return reveal(info, "household", self.row, self.row.unit, lambda _v: ADDRESS_MASK)
-
-    @strawberry.field(description="Room number (室), e.g. 301.")
-    def room(self, info: strawberry.Info) -> str | None:
-        return reveal(info, "household", self.row, self.row.room, lambda _v: ADDRESS_MASK)
-
-    @strawberry.field(description="Exact address; masked unless you may read personal data here.")
-    def address(self, info: strawberry.Info) -> str:
-        return reveal(info, "household", self.row, self.row.address, mask_address)
+    unit = personal_field(rows.Household.unit, "Unit/entrance (单元).")
+    room = personal_field(rows.Household.room, "Room number (室), e.g. 301.")
+    address = personal_field(rows.Household.address, "Exact address; masked unless you may read personal data here.")
 
     @strawberry.field(description="Version for optimistic locking: send it back when updating.")
     def version(self) -> int:
@@ -163,25 +143,15 @@ class ResidentType(relay.Node):
             moved_in_on=r.moved_in_on, removed_on=r.removed_on,
         )
 
-    @strawberry.field(description="Why the person was removed from the registry, if they were (free text: masked unless you may read personal data here).")
-    def removed_reason(self, info: strawberry.Info) -> str | None:
-        return reveal(info, "resident", self.row, self.row.removed_reason, lambda _v: "****")
+    removed_reason = personal_field(rows.Resident.removed_reason, "Why the person was removed from the registry, if they were (free text: masked unless you may read personal data here).")
 
-    @strawberry.field(description="Full name (姓名); masked (张**) unless you may read personal data here.")
-    def name(self, info: strawberry.Info) -> str:
-        return reveal(info, "resident", self.row, self.row.name, mask_name)
+    name = personal_field(rows.Resident.name, "Full name (姓名); masked (张**) unless you may read personal data here.")
 
-    @strawberry.field(description="National ID number (身份证号); masked unless you may read personal data here.")
-    def id_number(self, info: strawberry.Info) -> str:
-        return reveal(info, "resident", self.row, self.row.id_number, mask_id_number)
+    id_number = personal_field(rows.Resident.id_number, "National ID number (身份证号); masked unless you may read personal data here.")
 
-    @strawberry.field(description="Phone number; masked unless you may read personal data here.")
-    def phone(self, info: strawberry.Info) -> str | None:
-        return reveal(info, "resident", self.row, self.row.phone, mask_phone)
+    phone = personal_field(rows.Resident.phone, "Phone number; masked unless you may read personal data here.")
 
-    @strawberry.field(description="Birth date; null unless you may read personal data here.")
-    def birth_date(self, info: strawberry.Info) -> date | None:
-        return reveal(info, "resident", self.row, self.row.birth_date, lambda _v: None)
+    birth_date = personal_field(rows.Resident.birth_date, "Birth date; null unless you may read personal data here.")
 
     @strawberry.field(description="Age in whole years today.")
     def age(self) -> int:
