@@ -1,7 +1,8 @@
 """Registry mutations of places: buildings (楼栋) and households (户).
 
-They follow the order and rules described in ``resolvers.registry_mutations`` (validate,
-load through the scope, authorise, check the version, write row + counters + audit).
+They are commands (``resolvers.unit_of_work``) and follow its order (validate, load
+through the scope, authorise, check the version, write row + counters + audit); the
+registry's own rules are in ``resolvers.registry_mutations``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from db.codes import Level, validate_code
 from db.errors import InvalidField
 from db.registry import Building, Household
 from resolvers.registry_validation import decode_id
-from resolvers.registry_writes import Write, enum_value, given, snapshot
+from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
 
 MAX_UNITS, MAX_FLOORS = 99, 200
 BUILDING_FIELDS = ("area_code", "name", "address", "units", "floors")
@@ -21,7 +22,8 @@ HOUSEHOLD_FIELDS = ("area_code", "building_id", "unit", "room", "address", "kind
 
 # -- buildings ----------------------------------------------------------------------
 
-async def create_building(w: Write, inp) -> Building:
+@command(Requires("building", "create", "areaCode"))
+async def create_building(w: UnitOfWork, inp) -> Building:
     c = w.checker()
     area = c.run(validate_code, inp.area_code, "areaCode", Level.GRID)
     name = c.text(inp.name, "name", 100, required=True)
@@ -38,7 +40,8 @@ async def create_building(w: Write, inp) -> Building:
     return row
 
 
-async def update_building(w: Write, inp) -> Building:
+@command(Requires("building", "update", "id"))
+async def update_building(w: UnitOfWork, inp) -> Building:
     c = w.checker()
     building_id = decode_id(inp.id, "Building", "id", c)
     changes = given(name=c.text(inp.name, "name", 100, required=True),
@@ -57,7 +60,8 @@ async def update_building(w: Write, inp) -> Building:
 
 # -- households ---------------------------------------------------------------------
 
-async def create_household(w: Write, inp) -> Household:
+@command(Requires("household", "create", "buildingId|areaCode"))
+async def create_household(w: UnitOfWork, inp) -> Household:
     c = w.checker()
     area = c.run(validate_code, inp.area_code, "areaCode", Level.GRID) if inp.area_code is not None else None
     building_id = decode_id(inp.building_id, "Building", "buildingId", c) if inp.building_id is not None else None
@@ -83,7 +87,8 @@ async def create_household(w: Write, inp) -> Household:
     return row
 
 
-async def update_household(w: Write, inp) -> Household:
+@command(Requires("household", "update", "id"))
+async def update_household(w: UnitOfWork, inp) -> Household:
     c = w.checker()
     household_id = decode_id(inp.id, "Household", "id", c)
     building_id = decode_id(inp.building_id, "Building", "buildingId", c) if inp.building_id is not None else None

@@ -35,7 +35,7 @@ from db.audit import AuditEvent
 from db.base import utcnow
 from db.errors import Forbidden, QuotaExceeded
 from db.registry import Resident
-from resolvers.registry_writes import Write
+from resolvers.unit_of_work import Requires, UnitOfWork, command
 
 ACTION = "resident.lookup"
 
@@ -57,13 +57,13 @@ def day_start(zone: str, now: datetime | None = None) -> datetime:
     return datetime.combine(local.date(), time(0), tzinfo=local.tzinfo).astimezone(timezone.utc)
 
 
-async def lock_caller(w: Write) -> None:
+async def lock_caller(w: UnitOfWork) -> None:
     """Lock the caller's user row: on PostgreSQL, one user's lookups run one after another."""
     async with w.ctx.unscoped("the caller's own user row, locked to serialise their lookups") as system:
         await system.execute(select(User.id).where(User.id == w.user.id).with_for_update())
 
 
-async def lookups_today(w: Write) -> int:
+async def lookups_today(w: UnitOfWork) -> int:
     """The caller's lookups today, this one included (its audit row is already flushed)."""
     since = day_start(w.ctx.settings.timezone)
     async with w.ctx.unscoped("the caller's own lookups in the trail, wherever they were") as system:
@@ -73,7 +73,8 @@ async def lookups_today(w: Write) -> int:
         )).scalar_one()
 
 
-async def lookup_resident(w: Write, inp) -> LookupAnswer:
+@command(Requires("resident", "lookup", "the areas searched"))
+async def lookup_resident(w: UnitOfWork, inp) -> LookupAnswer:
     """The resident holding ``inp.id_number`` inside the caller's lookup scope (or none), audited.
 
     Order matters for the quota: lock the caller, write the audit row (on SQLite the first
@@ -86,6 +87,7 @@ async def lookup_resident(w: Write, inp) -> LookupAnswer:
     scope, quota = w.ctx.scope, w.ctx.settings.lookup_quota
     if not scope.prefixes("resident", "lookup"):
         raise Forbidden("you may not look up residents by ID number", field="idNumber")
+    w.noted("resident", "lookup", "the areas searched")  # the search is limited to them below
     await lock_caller(w)
     found = (await w.session.execute(
         select(Resident).where(Resident.id_number == id_number,

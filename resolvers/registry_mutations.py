@@ -1,14 +1,8 @@
 """What each registry mutation does: check the input, find the records, authorise, write.
 
-Every operation follows the same order, so every refusal comes before any write:
-
-1. validate the input alone (``BAD_USER_INPUT``, every bad field at once);
-2. load the records it names through the scoped session (``NOT_FOUND``: a record outside
-   the user's view is indistinguishable from one that does not exist);
-3. ``require`` the permission at every area involved (``FORBIDDEN``);
-4. compare the client's ``version`` (``CONFLICT``), then the rules that depend on the
-   record's current state (``BAD_USER_INPUT``);
-5. write the row, the grid counters and the audit row (``resolvers.registry_writes``).
+Each is a command (``resolvers.unit_of_work``): validate, load through the scope,
+authorise at every area involved, check the version, then write the row, the grid
+counters and the audit row together.
 
 Area codes are never taken from the client for households and residents: a household
 lies in its building's grid, a resident in its household's.
@@ -27,10 +21,12 @@ Decisions the issue left open (docs/REGISTRY_WRITES.md has the full list):
 
 from __future__ import annotations
 
+from sqlalchemy import literal, select
+
 from db.errors import InvalidField
 from db.registry import Household, PopulationKind, Resident, ResidentStatus
 from resolvers.registry_validation import decode_id
-from resolvers.registry_writes import Write, enum_value, given, snapshot
+from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
 
 RESIDENT_FIELDS = ("area_code", "household_id", "name", "gender", "id_number", "birth_date", "phone",
                    "relation_to_head", "population_kind", "moved_in_on")
@@ -38,9 +34,38 @@ ACTIVE = ResidentStatus.ACTIVE.value
 FLOATING = PopulationKind.FLOATING.value
 
 
+# -- the national ID number ---------------------------------------------------------
+
+def duplicate_id_number() -> InvalidField:
+    return InvalidField("idNumber", "this ID number is already registered")
+
+
+#: A concurrent registration of the same number loses at the unique constraint.
+ID_NUMBER_TAKEN = {"id_number": duplicate_id_number}
+
+
+async def id_number_taken(w: UnitOfWork, id_number: str, except_id: int | None = None) -> bool:
+    """Whether any resident, anywhere, holds ``id_number``: a system-level yes/no.
+
+    Uniqueness is national, so the check cannot be limited to the writer's scope; it
+    runs on an unscoped session and answers one bit, nothing about who or where.
+    """
+    stmt = select(literal(1)).select_from(Resident).where(Resident.id_number == id_number)
+    if except_id is not None:
+        stmt = stmt.where(Resident.id != except_id)
+    async with w.unscoped("ID numbers are unique nationwide; one yes/no, nothing about who or where") as system:
+        return (await system.execute(stmt.limit(1))).first() is not None
+
+
+async def unique_id_number(w: UnitOfWork, id_number: str, except_id: int | None = None) -> None:
+    if await id_number_taken(w, id_number, except_id):
+        raise duplicate_id_number()
+
+
 # -- residents ----------------------------------------------------------------------
 
-async def create_resident(w: Write, inp) -> Resident:
+@command(Requires("resident", "create", "householdId"), collisions=ID_NUMBER_TAKEN)
+async def create_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
     household_id = decode_id(inp.household_id, "Household", "householdId", c)
     name = c.text(inp.name, "name", 50, required=True)
@@ -53,7 +78,7 @@ async def create_resident(w: Write, inp) -> Resident:
     c.done()
     household = await w.load(Household, household_id, "householdId")
     w.require(household.area_code, "resident", "create", "householdId")
-    await w.unique_id_number(id_number)
+    await unique_id_number(w, id_number)
     row = Resident(area_code=household.area_code, household_id=household.id, name=name, gender=gender,
                    id_number=id_number, birth_date=birth_date, phone=phone, relation_to_head=relation,
                    population_kind=enum_value(inp.population_kind), moved_in_on=inp.moved_in_on)
@@ -63,7 +88,8 @@ async def create_resident(w: Write, inp) -> Resident:
     return row
 
 
-async def update_resident(w: Write, inp) -> Resident:
+@command(Requires("resident", "update", "id"), collisions=ID_NUMBER_TAKEN)
+async def update_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
     resident_id = decode_id(inp.id, "Resident", "id", c)
     changes = given(name=c.text(inp.name, "name", 50, required=True), id_number=c.id_number(inp.id_number),
@@ -86,7 +112,7 @@ async def update_resident(w: Write, inp) -> Resident:
         c.fail("movedInOn", f"{moved_in.isoformat()} is after the removal date ({row.removed_on.isoformat()})")
     c.done()
     if changes.get("id_number", row.id_number) != row.id_number:
-        await w.unique_id_number(changes["id_number"], except_id=row.id)
+        await unique_id_number(w, changes["id_number"], except_id=row.id)
     was_floating = row.population_kind == FLOATING
     diff = await w.change(row, inp.version, changes)
     if diff:
@@ -96,7 +122,8 @@ async def update_resident(w: Write, inp) -> Resident:
     return row
 
 
-async def move_resident(w: Write, inp) -> Resident:
+@command(Requires("resident", "update", "id"), Requires("resident", "update", "householdId"))
+async def move_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
     resident_id = decode_id(inp.id, "Resident", "id", c)
     household_id = decode_id(inp.household_id, "Household", "householdId", c)
@@ -128,7 +155,8 @@ async def move_resident(w: Write, inp) -> Resident:
     return row
 
 
-async def remove_resident(w: Write, inp) -> Resident:
+@command(Requires("resident", "update", "id"), Requires("resident", "delete", "id"))
+async def remove_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
     resident_id = decode_id(inp.id, "Resident", "id", c)
     reason = c.text(inp.reason, "reason", 200, required=True)

@@ -1,7 +1,9 @@
 """GraphQL write side of the registry: inputs, payloads and the ``Mutation`` fields.
 
-Every payload carries the object (``null`` on failure) and ``errors: [UserError!]!``
-(empty on success). Expected failures never come back as GraphQL errors: the codes are
+Each mutation is declared with ``schema.mutations.mutation``: its payload carries the
+object (``null`` on failure) and ``errors: [UserError!]!`` (empty on success), and its
+description states the rights it requires. Expected failures never come back as GraphQL
+errors: the codes are
 ``BAD_USER_INPUT`` (``field`` names the input), ``NOT_FOUND``, ``FORBIDDEN``, ``CONFLICT``
 (stale ``version``: reload and retry) and ``UNAUTHENTICATED``. The object is returned
 through the read types of ``schema.registry``, so the usual masking applies to it.
@@ -22,8 +24,7 @@ from strawberry import UNSET
 from db.registry import HouseholdKind, PopulationKind, ResidentStatus
 from resolvers import housing_mutations as places
 from resolvers import registry_mutations as people
-from resolvers.registry_writes import run_mutation
-from schema.errors import UserError
+from schema.mutations import Result, mutation
 from schema.registry import BuildingType, HouseholdType, ResidentType
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum
 
@@ -123,104 +124,30 @@ class RemoveResidentInput:
     removed_on: date | None = strawberry.field(default=None, description="Defaults to today; not in the future, not before moving in.")
 
 
-# -- payloads -----------------------------------------------------------------------
+# -- mutations ----------------------------------------------------------------------
 
-ERRORS = "Why nothing was written; empty on success."
-
-
-@strawberry.type(description="Result of createBuilding: the new building, or the errors and nothing written.")
-class CreateBuildingPayload:
-    building: BuildingType | None = strawberry.field(description="The new building; null on failure.")
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+def _registry(operation, description: str, input_type: type, result: Result):
+    return mutation(operation, description, arguments={"input": input_type}, results=result)
 
 
-@strawberry.type(description="Result of updateBuilding: the building as changed, or the errors and nothing written.")
-class UpdateBuildingPayload:
-    building: BuildingType | None = strawberry.field(description="The building as changed; null on failure.")
-    errors: list[UserError] = strawberry.field(description=ERRORS)
-
-
-@strawberry.type(description="Result of createHousehold: the new household, or the errors and nothing written.")
-class CreateHouseholdPayload:
-    household: HouseholdType | None = strawberry.field(description="The new household; null on failure.")
-    errors: list[UserError] = strawberry.field(description=ERRORS)
-
-
-@strawberry.type(description="Result of updateHousehold: the household as changed, or the errors and nothing written.")
-class UpdateHouseholdPayload:
-    household: HouseholdType | None = strawberry.field(description="The household as changed; null on failure.")
-    errors: list[UserError] = strawberry.field(description=ERRORS)
-
-
-@strawberry.type(description="Result of createResident: the new resident, or the errors and nothing written.")
-class CreateResidentPayload:
-    resident: ResidentType | None = strawberry.field(description="The new resident; null on failure.")
-    errors: list[UserError] = strawberry.field(description=ERRORS)
-
-
-@strawberry.type(description="Result of updateResident: the resident as changed, or the errors and nothing written.")
-class UpdateResidentPayload:
-    resident: ResidentType | None = strawberry.field(description="The resident as changed; null on failure.")
-    errors: list[UserError] = strawberry.field(description=ERRORS)
-
-
-@strawberry.type(description="Result of moveResident: the resident in their new household, or the errors and nothing written.")
-class MoveResidentPayload:
-    resident: ResidentType | None = strawberry.field(description="The resident in their new household; null on failure.")
-    errors: list[UserError] = strawberry.field(description=ERRORS)
-
-
-@strawberry.type(description="Result of removeResident: the resident, now no longer active, or the errors and nothing written.")
-class RemoveResidentPayload:
-    resident: ResidentType | None = strawberry.field(description="The resident, now no longer active; null on failure.")
-    errors: list[UserError] = strawberry.field(description=ERRORS)
-
-
-async def _building(info, op, input, payload):
-    out = await run_mutation(info.context, op, input)
-    return payload(building=BuildingType.from_row(out.row) if out.row else None, errors=out.errors)
-
-
-async def _household(info, op, input, payload):
-    out = await run_mutation(info.context, op, input)
-    return payload(household=HouseholdType.from_row(out.row) if out.row else None, errors=out.errors)
-
-
-async def _resident(info, op, input, payload):
-    out = await run_mutation(info.context, op, input)
-    return payload(resident=ResidentType.from_row(out.row) if out.row else None, errors=out.errors)
+BUILDING, HOUSEHOLD, RESIDENT = "building", "household", "resident"
 
 
 @strawberry.type
 class RegistryMutation:
-    @strawberry.mutation(description="Register a building in a grid.")
-    async def create_building(self, info: strawberry.Info, input: CreateBuildingInput) -> CreateBuildingPayload:
-        return await _building(info, places.create_building, input, CreateBuildingPayload)
-
-    @strawberry.mutation(description="Correct a building.")
-    async def update_building(self, info: strawberry.Info, input: UpdateBuildingInput) -> UpdateBuildingPayload:
-        return await _building(info, places.update_building, input, UpdateBuildingPayload)
-
-    @strawberry.mutation(description="Register a household.")
-    async def create_household(self, info: strawberry.Info, input: CreateHouseholdInput) -> CreateHouseholdPayload:
-        return await _household(info, places.create_household, input, CreateHouseholdPayload)
-
-    @strawberry.mutation(description="Correct a household.")
-    async def update_household(self, info: strawberry.Info, input: UpdateHouseholdInput) -> UpdateHouseholdPayload:
-        return await _household(info, places.update_household, input, UpdateHouseholdPayload)
-
-    @strawberry.mutation(description="Register a resident in a household.")
-    async def create_resident(self, info: strawberry.Info, input: CreateResidentInput) -> CreateResidentPayload:
-        return await _resident(info, people.create_resident, input, CreateResidentPayload)
-
-    @strawberry.mutation(description="Correct a resident's details.")
-    async def update_resident(self, info: strawberry.Info, input: UpdateResidentInput) -> UpdateResidentPayload:
-        return await _resident(info, people.update_resident, input, UpdateResidentPayload)
-
-    @strawberry.mutation(description="Move a resident to another household, possibly in another grid.")
-    async def move_resident(self, info: strawberry.Info, input: MoveResidentInput) -> MoveResidentPayload:
-        return await _resident(info, people.move_resident, input, MoveResidentPayload)
-
-    @strawberry.mutation(description="Record that a resident moved away or died (soft removal).")
-    async def remove_resident(self, info: strawberry.Info, input: RemoveResidentInput) -> RemoveResidentPayload:
-        return await _resident(info, people.remove_resident, input, RemoveResidentPayload)
+    create_building = _registry(places.create_building, "Register a building in a grid.", CreateBuildingInput,
+                                Result(BUILDING, BuildingType, "the new building"))
+    update_building = _registry(places.update_building, "Correct a building.", UpdateBuildingInput,
+                                Result(BUILDING, BuildingType, "the building as changed"))
+    create_household = _registry(places.create_household, "Register a household.", CreateHouseholdInput,
+                                 Result(HOUSEHOLD, HouseholdType, "the new household"))
+    update_household = _registry(places.update_household, "Correct a household.", UpdateHouseholdInput,
+                                 Result(HOUSEHOLD, HouseholdType, "the household as changed"))
+    create_resident = _registry(people.create_resident, "Register a resident in a household.", CreateResidentInput,
+                                Result(RESIDENT, ResidentType, "the new resident"))
+    update_resident = _registry(people.update_resident, "Correct a resident's details.", UpdateResidentInput,
+                                Result(RESIDENT, ResidentType, "the resident as changed"))
+    move_resident = _registry(people.move_resident, "Move a resident to another household, possibly in another grid.",
+                              MoveResidentInput, Result(RESIDENT, ResidentType, "the resident in their new household"))
+    remove_resident = _registry(people.remove_resident, "Record that a resident moved away or died (soft removal).",
+                                RemoveResidentInput, Result(RESIDENT, ResidentType, "the resident, now no longer active"))

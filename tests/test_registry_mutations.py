@@ -408,11 +408,11 @@ def test_stale_version_is_a_conflict_and_writes_nothing(api, sync_session):
 def test_two_concurrent_edits_one_wins_one_conflicts(api, sync_session, monkeypatch):
     """Both requests read the same version and reach the version claim before either
     writes (a barrier holds them there); the database lets exactly one through."""
-    from resolvers import registry_writes
+    from resolvers import unit_of_work
 
     r = first_resident(sync_session, GRID)
     barrier: list[asyncio.Barrier] = []
-    real_claim = registry_writes.Write.claim
+    real_claim = unit_of_work.UnitOfWork.claim
 
     async def claim_together(self, row, version):
         if not barrier:
@@ -421,7 +421,7 @@ def test_two_concurrent_edits_one_wins_one_conflicts(api, sync_session, monkeypa
             await barrier[0].wait()
         return await real_claim(self, row, version)
 
-    monkeypatch.setattr(registry_writes.Write, "claim", claim_together)
+    monkeypatch.setattr(unit_of_work.UnitOfWork, "claim", claim_together)
     api.token("grid_worker"), api.token("community_staff")  # log in before the race
     results: dict[str, dict] = {}
 
@@ -523,10 +523,10 @@ def test_moving_into_a_visible_grid_one_may_not_write_is_forbidden(api, sync_ses
 
 
 def test_gate_refuses_even_if_the_resolver_check_is_skipped(api, sync_session, split_user, monkeypatch):
-    """The second line: with ``Write.require`` disabled, the session gate still refuses."""
-    from resolvers import registry_writes
+    """The second line: with ``UnitOfWork.require`` disabled, the session gate still refuses."""
+    from resolvers import unit_of_work
 
-    monkeypatch.setattr(registry_writes.Write, "require", lambda *a, **k: None)
+    monkeypatch.setattr(unit_of_work.UnitOfWork, "require", lambda *a, **k: None)
     mine = first_resident(sync_session, GRID)
     theirs = first_resident(sync_session, NEIGHBOUR)
     before = snapshot(sync_session)
