@@ -13,20 +13,18 @@ admins make live in ``resolvers/account_admin.py``.
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.exc import IntegrityError
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
 from db.accounts import AreaGrant, User
 from db.area import Area
 from db.base import aware, utcnow
-from db.errors import Conflict, Forbidden, InvalidField, Unauthenticated
+from db.errors import Forbidden, InvalidField, Unauthenticated
 from db.validators import has_unstorable_chars, parse_db_id
 from resolvers.pagination import Page, PageArgs, count_many, fetch_pages
 
@@ -63,22 +61,6 @@ def node_key(node_id: object) -> int | None:
     an internal error (``int("abc")``, or a key the database's ``integer`` cannot hold).
     """
     return parse_db_id(str(node_id))
-
-
-@contextlib.asynccontextmanager
-async def transaction(ctx):
-    """The request session, held for the whole change; committed on success, else rolled back."""
-    async with ctx.lock:
-        await ctx.settle()  # this change is a transaction of its own
-        try:
-            yield ctx.session
-            await ctx.session.commit()
-        except IntegrityError:
-            await ctx.session.rollback()
-            raise Conflict("the change collides with one made at the same time; reload and retry") from None
-        except BaseException:
-            await ctx.session.rollback()
-            raise
 
 
 # -- visibility ---------------------------------------------------------------------------

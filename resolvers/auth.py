@@ -35,6 +35,7 @@ from db.base import aware, utcnow
 from db.errors import Unauthenticated
 from db.validators import has_unstorable_chars
 from resolvers.audit import common_area, event
+from resolvers.unit_of_work import command
 
 INVALID_LOGIN = "invalid username or password"
 #: Longer "passwords" are refused without hashing megabytes (Argon2 hashes any length).
@@ -81,6 +82,7 @@ def _issue(settings, user_id: int, session_id: str, session_expires: datetime, n
     return access, refresh, now + access_ttl
 
 
+@command(public=True, own_transactions="a failed login is audited and committed all the same")
 async def login(ctx, username: str, password: str) -> Tokens:
     """Tokens for a new login session; :class:`Unauthenticated` (always the same message) otherwise.
 
@@ -147,6 +149,7 @@ async def _count_failure(s, user_id: int, settings, now: datetime) -> dict:
     return {"failedLogins": count, "lockedUntil": until.isoformat()}
 
 
+@command(public=True, own_transactions="a refused refresh is audited and committed all the same")
 async def refresh(ctx, refresh_token: str) -> Tokens:
     """New tokens for a standing login; the old refresh (and access) token stop working.
 
@@ -197,6 +200,7 @@ async def refresh(ctx, refresh_token: str) -> Tokens:
     return Tokens(access, new_refresh, access_expires, viewer)
 
 
+@command(own_transactions="it ends the caller's own login on the system session, before any scope matters")
 async def logout(ctx) -> bool:
     """Revoke the login session the request's token names; its tokens are refused from now on."""
     if ctx.user is None or ctx.session_id is None:

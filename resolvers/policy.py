@@ -22,8 +22,8 @@ from authz.enforcer import load_enforcer, policy_fingerprint
 from db.accounts import PolicyState
 from db.base import utcnow
 from db.errors import DomainError, Forbidden
-from resolvers.account import require_user, transaction
-from resolvers.audit import PROVINCE_DIGITS, event
+from resolvers.audit import PROVINCE_DIGITS
+from resolvers.unit_of_work import Requires, UnitOfWork, command
 
 
 class InvalidPolicy(DomainError):
@@ -37,10 +37,15 @@ class Reloaded:
     rule_count: int
 
 
-async def reload_policies(ctx) -> Reloaded:
-    actor = require_user(ctx)
+WHOLE_PROVINCE = "a whole province"
+
+
+@command(Requires("policy", "update", WHOLE_PROVINCE))
+async def reload_policies(w: UnitOfWork) -> Reloaded:
+    ctx = w.ctx
     if not any(len(p) == PROVINCE_DIGITS for p in ctx.scope.prefixes("policy", "update")):
         raise Forbidden("reloading the policies needs 'policy update' for a whole province")
+    w.noted("policy", "update", WHOLE_PROVINCE)
     path = ctx.settings.policies_path
     try:
         enforcer, fingerprint = await asyncio.to_thread(lambda: (load_enforcer(path), policy_fingerprint(path)))
@@ -48,18 +53,21 @@ async def reload_policies(ctx) -> Reloaded:
         raise InvalidPolicy(f"policies not reloaded, the running ones stay in force: {exc}") from None
     rules = len(enforcer.get_policy())
     now = utcnow()
-    async with transaction(ctx) as session:
-        bumped = await session.execute(
-            update(PolicyState).where(PolicyState.id == 1)
-            .values(version=PolicyState.version + 1, fingerprint=fingerprint, updated_at=now)
-            .execution_options(synchronize_session=False))
-        if bumped.rowcount == 0:
-            session.add(PolicyState(id=1, version=1, fingerprint=fingerprint, updated_at=now))
-            await session.flush()
-        version = (await session.execute(select(PolicyState.version).where(PolicyState.id == 1))).scalar_one()
-        session.add(event(actor, "policy.reload", resource="policy",
-                          detail={"version": version, "fingerprint": fingerprint, "rules": rules,
-                                  "path": str(path)}))
-    state = ctx.app_state
-    state.enforcer, state.policy_version = enforcer, version
+    session = w.session
+    bumped = await session.execute(
+        update(PolicyState).where(PolicyState.id == 1)
+        .values(version=PolicyState.version + 1, fingerprint=fingerprint, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if bumped.rowcount == 0:
+        session.add(PolicyState(id=1, version=1, fingerprint=fingerprint, updated_at=now))
+        await session.flush()
+    version = (await session.execute(select(PolicyState.version).where(PolicyState.id == 1))).scalar_one()
+    w.audit("policy.reload", resource="policy",
+            detail={"version": version, "fingerprint": fingerprint, "rules": rules, "path": str(path)})
+    w.after_commit(lambda: _install(ctx.app_state, enforcer, version))
     return Reloaded(version, fingerprint, rules)
+
+
+def _install(state, enforcer, version: int) -> None:
+    """This process switches at once; the others on their next request (the version row)."""
+    state.enforcer, state.policy_version = enforcer, version

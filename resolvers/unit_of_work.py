@@ -150,6 +150,7 @@ class UnitOfWork:
         self._deltas: list[tuple[str, dict[str, int]]] = []
         #: (resource, action, input) of every ``require`` asked, for the declared-rights check.
         self.checked: set[tuple[str, str, str | None]] = set()
+        self._after_commit: list[Callable[[], None]] = []
 
     def checker(self) -> Checker:
         return Checker(today=self.today)
@@ -229,6 +230,10 @@ class UnitOfWork:
         self.session.add(row)
         await self.session.flush()  # the gate checks ``create`` at the row's area here
 
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the change is committed (never if it is rolled back)."""
+        self._after_commit.append(action)
+
     def count(self, area_code: str, **deltas: int) -> None:
         self._deltas.append((area_code, deltas))
 
@@ -290,6 +295,8 @@ async def run_command(ctx, operation, *args) -> Done:
         except BaseException:
             await session.rollback()
             raise
+    for action in w._after_commit:
+        action()
     ctx.loaders = type(ctx.loaders)(ctx) if ctx.loaders is not None else None  # no cached rows from before
     return Done(value)
 

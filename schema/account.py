@@ -18,12 +18,11 @@ from strawberry import relay
 from db import accounts as rows
 from db.area import Area
 from db.base import aware, utcnow
-from db.errors import DomainError
 from resolvers import account as accounts
 from resolvers import account_admin as admin
 from resolvers import auth
 from schema.connection import Connection, Edge, page_info_of
-from schema.errors import UserError, user_errors_from
+from schema.mutations import Result, mutation
 from schema.paging import page_args
 from resolvers.pagination import encode_cursor
 
@@ -153,83 +152,55 @@ class CreateUserInput:
     valid_until: datetime | None = strawberry.field(default=None, description="End of the grant, for temporary teams.")
 
 
-@strawberry.type(description="The account created and its first grant, or why nothing was created.")
-class CreateUserPayload:
-    user: UserType | None = None
-    grant: GrantType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type(description="The grant made or revoked, or why nothing changed.")
-class GrantPayload:
-    grant: GrantType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type(description="The account changed, or why nothing changed.")
-class UserPayload:
-    user: UserType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class AccountMutation:
-    @strawberry.mutation(description="Create an account holding one role in one area (needs `user create` and `grant grant` there; never a role stronger than yours).")
-    async def create_user(self, info: strawberry.Info, input: CreateUserInput) -> CreateUserPayload:
-        ctx = info.context
-        accounts.require_user(ctx)
-        try:
-            user = await admin.create_user(ctx, admin.NewUser(
-                input.username, input.display_name, input.password, input.role, input.area_code, input.valid_until))
-        except DomainError as exc:
-            return CreateUserPayload(errors=user_errors_from(exc))
-        grants = await accounts.loaders(ctx).grants.load((user.id, True))
-        return CreateUserPayload(user=UserType.from_row(user),
-                                 grant=GrantType.from_row(*grants[0]) if grants else None)
-
-    @strawberry.mutation(description="Give a user a role in an area, optionally from/until a time (needs `grant grant` there; never a role stronger than yours; not to yourself).")
-    async def grant_role(self, info: strawberry.Info, user_id: strawberry.ID, role: str, area_code: str,
-                         valid_from: datetime | None = None, valid_until: datetime | None = None) -> GrantPayload:
-        ctx = info.context
-        accounts.require_user(ctx)
-        try:
-            uid = accounts.decode_id(user_id, "User", "userId")
-            grant = await admin.grant_role(ctx, admin.NewGrant(uid, role, area_code, valid_from, valid_until))
-        except DomainError as exc:
-            return GrantPayload(errors=user_errors_from(exc))
-        return GrantPayload(grant=await _reloaded_grant(info, grant))
-
-    @strawberry.mutation(description="End a grant now (only one you could have made: inside your area, not stronger than your role, ending no later than your own rights to grant it).")
-    async def revoke_grant(self, info: strawberry.Info, grant_id: strawberry.ID) -> GrantPayload:
-        ctx = info.context
-        accounts.require_user(ctx)
-        try:
-            gid = accounts.decode_id(grant_id, "Grant", "grantId")
-            grant = await admin.revoke_grant(ctx, gid)
-        except DomainError as exc:
-            return GrantPayload(errors=user_errors_from(exc))
-        return GrantPayload(grant=await _reloaded_grant(info, grant))
-
-    @strawberry.mutation(description="Deactivate an account and end its logins (only if every role it holds is one you could have granted).")
-    async def deactivate_user(self, info: strawberry.Info, user_id: strawberry.ID) -> UserPayload:
-        return await _switch_user(info, user_id, admin.deactivate_user)
-
-    @strawberry.mutation(description="Switch a deactivated account back on (needs `user reactivate`; only if every role it holds is one you could have granted). Its old logins stay ended.")
-    async def reactivate_user(self, info: strawberry.Info, user_id: strawberry.ID) -> UserPayload:
-        return await _switch_user(info, user_id, admin.reactivate_user)
-
-
-async def _switch_user(info, user_id: strawberry.ID, switch) -> UserPayload:
-    """Deactivate or reactivate: the same rules (``authz.delegation``), the same payload."""
-    ctx = info.context
-    accounts.require_user(ctx)
-    try:
-        user = await switch(ctx, accounts.decode_id(user_id, "User", "userId"))
-    except DomainError as exc:
-        return UserPayload(errors=user_errors_from(exc))
-    return UserPayload(user=UserType.from_row(user))
+async def _created_grant(info, user: rows.User) -> "GrantType | None":
+    grants = await accounts.loaders(info.context).grants.load((user.id, True))
+    return GrantType.from_row(*grants[0]) if grants else None
 
 
 async def _reloaded_grant(info, grant: rows.AreaGrant) -> GrantType:
     found = await GrantType.resolve_nodes(info=info, node_ids=[grant.id])
     return found[0] or GrantType.from_row(grant)
+
+
+def _user_id(user_id) -> tuple:
+    return (accounts.decode_id(user_id, "User", "userId"),)
+
+
+GRANT = Result("grant", GrantType, "the grant", convert=_reloaded_grant, field_description="The grant; null on failure.")
+USER = Result("user", UserType, "the account", field_description="The account; null on failure.")
+OPTIONAL = {"valid_from": None, "valid_until": None}
+
+
+@strawberry.type
+class AccountMutation:
+    create_user = mutation(
+        admin.create_user, "Create an account holding one role in one area (never a role stronger than yours).",
+        arguments={"input": CreateUserInput},
+        to_args=lambda input: (admin.NewUser(input.username, input.display_name, input.password, input.role,
+                                             input.area_code, input.valid_until),),
+        results=(USER, Result("grant", GrantType, "its first grant", convert=_created_grant,
+                              field_description="Its first grant; null on failure.")),
+        payload_description="The account created and its first grant, or why nothing was created.")
+    grant_role = mutation(
+        admin.grant_role, "Give a user a role in an area, optionally from/until a time (never a role stronger than "
+        "yours; not to yourself).",
+        arguments={"user_id": strawberry.ID, "role": str, "area_code": str, "valid_from": datetime | None,
+                   "valid_until": datetime | None}, defaults=OPTIONAL,
+        to_args=lambda user_id, role, area_code, valid_from, valid_until: (admin.NewGrant(
+            _user_id(user_id)[0], role, area_code, valid_from, valid_until),),
+        results=GRANT, payload="GrantPayload", payload_description="The grant made or revoked, or why nothing changed.")
+    revoke_grant = mutation(
+        admin.revoke_grant, "End a grant now (only one you could have made: inside your area, not stronger than your "
+        "role, ending no later than your own rights to grant it).",
+        arguments={"grant_id": strawberry.ID}, to_args=lambda grant_id: (accounts.decode_id(grant_id, "Grant", "grantId"),),
+        results=GRANT, payload="GrantPayload", payload_description="The grant made or revoked, or why nothing changed.")
+    deactivate_user = mutation(
+        admin.deactivate_user, "Deactivate an account and end its logins (only if every role it holds is one you "
+        "could have granted).",
+        arguments={"user_id": strawberry.ID}, to_args=_user_id, results=USER, payload="UserPayload",
+        payload_description="The account changed, or why nothing changed.")
+    reactivate_user = mutation(
+        admin.reactivate_user, "Switch a deactivated account back on (only if every role it holds is one you could "
+        "have granted). Its old logins stay ended.",
+        arguments={"user_id": strawberry.ID}, to_args=_user_id, results=USER, payload="UserPayload",
+        payload_description="The account changed, or why nothing changed.")

@@ -10,13 +10,12 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db.audit import AuditEvent
-from db.errors import DomainError, InvalidField
+from db.errors import InvalidField
 from resolvers import audit as audit_log
 from db.base import aware
 from resolvers.policy import reload_policies
-from resolvers.account import require_user
 from schema.connection import Connection, Edge, page_info_of
-from schema.errors import UserError, user_errors_from
+from schema.mutations import Result, mutation
 
 
 @strawberry.type(name="AuditEvent", description="Who did or saw what, when, where. Append-only.")
@@ -58,21 +57,19 @@ class AuditQuery:
         return Connection.ready(edges, page_info_of(edges, page.has_next, after is not None), page.count)
 
 
-@strawberry.type(description="The policy version now in force, or why the running policies were kept.")
-class ReloadPoliciesPayload:
-    version: int | None = strawberry.field(default=None, description="The policy version now in force; other server processes switch on their next request.")
-    fingerprint: str | None = strawberry.field(default=None, description="SHA-256 of the policy file loaded.")
-    rule_count: int | None = strawberry.field(default=None, description="Number of `p` rules loaded.")
-    errors: list[UserError] = strawberry.field(default_factory=list)
+def _reloaded(field: str):
+    return lambda _info, done: getattr(done, field)
 
 
 @strawberry.type
 class PolicyMutation:
-    @strawberry.mutation(description="Re-read policies.csv (needs `policy update` for a whole province). A file that does not load leaves the running policies in force and is reported (code INVALID_POLICY).")
-    async def reload_policies(self, info: strawberry.Info) -> ReloadPoliciesPayload:
-        require_user(info.context)
-        try:
-            done = await reload_policies(info.context)
-        except DomainError as exc:
-            return ReloadPoliciesPayload(errors=user_errors_from(exc))
-        return ReloadPoliciesPayload(version=done.version, fingerprint=done.fingerprint, rule_count=done.rule_count)
+    reload_policies = mutation(
+        reload_policies, "Re-read policies.csv. A file that does not load leaves the running policies in force and is "
+        "reported (code INVALID_POLICY).",
+        results=(Result("version", int, "the policy version now in force", convert=_reloaded("version"),
+                        field_description="The policy version now in force; other server processes switch on their next request."),
+                 Result("fingerprint", str, "its fingerprint", convert=_reloaded("fingerprint"),
+                        field_description="SHA-256 of the policy file loaded."),
+                 Result("rule_count", int, "its rule count", convert=_reloaded("rule_count"),
+                        field_description="Number of `p` rules loaded.")),
+        payload_description="The policy version now in force, or why the running policies were kept.")

@@ -11,48 +11,36 @@ from datetime import datetime
 
 import strawberry
 
-from db.errors import Unauthenticated
 from resolvers import auth
 from schema.account import Viewer
-from schema.errors import UserError, user_errors_from
+from schema.mutations import Result, mutation
 
 
-@strawberry.type(description="New tokens, or why there are none.")
-class AuthPayload:
-    access_token: str | None = strawberry.field(default=None, description="Send as `Authorization: Bearer <token>`.")
-    refresh_token: str | None = strawberry.field(default=None, description="Exchange for new tokens with `refreshToken`; keep it secret.")
-    expires_at: datetime | None = strawberry.field(default=None, description="When the access token stops working.")
-    viewer: Viewer | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-    @classmethod
-    def of(cls, tokens: auth.Tokens) -> "AuthPayload":
-        return cls(access_token=tokens.access_token, refresh_token=tokens.refresh_token,
-                   expires_at=tokens.expires_at, viewer=Viewer.from_data(tokens.viewer))
+def _tokens(field: str):
+    return lambda _info, tokens: getattr(tokens, field)
 
 
-@strawberry.type(description="Whether the login session was closed.")
-class LogoutPayload:
-    revoked: bool = strawberry.field(description="True if this request's login session was open and is now closed.")
-    errors: list[UserError] = strawberry.field(default_factory=list)
+TOKENS = (
+    Result("access_token", str, "the access token", convert=_tokens("access_token"),
+           field_description="Send as `Authorization: Bearer <token>`."),
+    Result("refresh_token", str, "the refresh token", convert=_tokens("refresh_token"),
+           field_description="Exchange for new tokens with `refreshToken`; keep it secret."),
+    Result("expires_at", datetime, "when the access token ends", convert=_tokens("expires_at"),
+           field_description="When the access token stops working."),
+    Result("viewer", Viewer, "who logged in", convert=lambda _info, tokens: Viewer.from_data(tokens.viewer)),
+)
+AUTH_PAYLOAD = "New tokens, or why there are none."
 
 
 @strawberry.type
 class AuthMutation:
-    @strawberry.mutation(description="Log in. Repeated wrong passwords lock the account for a while; the error never says why a login failed.")
-    async def login(self, info: strawberry.Info, username: str, password: str) -> AuthPayload:
-        try:
-            return AuthPayload.of(await auth.login(info.context, username, password))
-        except Unauthenticated as exc:
-            return AuthPayload(errors=user_errors_from(exc))
-
-    @strawberry.mutation(description="Exchange a refresh token for new tokens; the old ones stop working.")
-    async def refresh_token(self, info: strawberry.Info, refresh_token: str) -> AuthPayload:
-        try:
-            return AuthPayload.of(await auth.refresh(info.context, refresh_token))
-        except Unauthenticated as exc:
-            return AuthPayload(errors=user_errors_from(exc))
-
-    @strawberry.mutation(description="End this login: its access and refresh tokens are refused from now on.")
-    async def logout(self, info: strawberry.Info) -> LogoutPayload:
-        return LogoutPayload(revoked=await auth.logout(info.context))
+    login = mutation(auth.login, "Log in. Repeated wrong passwords lock the account for a while; the error never says "
+                     "why a login failed.", arguments={"username": str, "password": str}, results=TOKENS,
+                     payload="AuthPayload", payload_description=AUTH_PAYLOAD)
+    refresh_token = mutation(auth.refresh, "Exchange a refresh token for new tokens; the old ones stop working.",
+                             arguments={"refresh_token": str}, results=TOKENS, payload="AuthPayload",
+                             payload_description=AUTH_PAYLOAD, name="refreshToken")
+    logout = mutation(auth.logout, "End this login: its access and refresh tokens are refused from now on.",
+                      results=Result("revoked", bool, "whether the login was closed", convert=lambda _info, done: done,
+                                     field_description="True if this request's login session was open and is now closed."),
+                      payload_description="Whether the login session was closed.")

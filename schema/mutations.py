@@ -91,21 +91,22 @@ def payload_type(name: str, results: tuple[Result, ...], description: str) -> ty
 def mutation(operation, description: str, *, arguments: dict[str, Any] | None = None,
              defaults: dict[str, Any] | None = None, results: Result | tuple[Result, ...] = (),
              to_args: Callable[..., tuple] | None = None, payload: str | None = None,
-             payload_description: str | None = None):
+             payload_description: str | None = None, name: str | None = None):
     """The GraphQL field running the command ``operation`` (see the module docstring).
 
     ``arguments`` are the field's arguments and their types (``defaults`` gives the
     optional ones a default); ``to_args(**arguments)`` turns them into the command's
     arguments (default: their values, in order) and may raise a ``DomainError`` for a
-    malformed one, answered in ``errors`` like any other.
+    malformed one, answered in ``errors`` like any other. ``name`` is the field's GraphQL
+    name when it is not the command's name in camel case.
     """
     declared = declaration(operation)
-    graphql_name = _camel(declared.name)
+    graphql_name = name or _camel(declared.name)
     results = (results,) if isinstance(results, Result) else tuple(results)
     arguments, defaults = dict(arguments or {}), dict(defaults or {})
-    name = payload or f"{graphql_name[:1].upper()}{graphql_name[1:]}Payload"
+    payload_name = payload or f"{graphql_name[:1].upper()}{graphql_name[1:]}Payload"
     what = " and ".join(r.description for r in results) or "done"
-    payload_cls = payload_type(name, results, payload_description or
+    payload_cls = payload_type(payload_name, results, payload_description or
                                f"Result of {graphql_name}: {what}, or the errors and nothing written.")
     to_args = to_args or (lambda **kw: tuple(kw.values()))
 

@@ -28,8 +28,12 @@ from db.base import utcnow
 
 log = logging.getLogger("wangge")
 
-#: Root fields a client holding an expired or revoked token may still call: the ways to a new one.
-TOKENLESS_FIELDS = frozenset({"login", "refreshToken", "__typename"})
+def tokenless_fields() -> frozenset[str]:
+    """Root fields a client holding an expired or revoked token may still call: the ways to a
+    new one, i.e. the mutations whose command is declared public (``schema.mutations``)."""
+    from schema.mutations import public_mutations
+
+    return public_mutations() | {"__typename"}
 
 
 class AuditClearReads(SchemaExtension):
@@ -113,5 +117,6 @@ def _only_tokenless_fields(execution_context) -> bool:
     if len(chosen) != 1:
         return False
     selections = chosen[0].selection_set.selections
-    return all(getattr(sel, "name", None) is not None and sel.name.value in TOKENLESS_FIELDS
+    tokenless = tokenless_fields()
+    return all(getattr(sel, "name", None) is not None and sel.name.value in tokenless
                and getattr(sel, "kind", "") == "field" for sel in selections)
