@@ -65,6 +65,7 @@ def listing_field(listing: Listing, node, description: str, *, parent: Callable 
     hints.update(first=Optional[int], after=Optional[str], last=Optional[int], before=Optional[str])
     hints["return"] = Connection[node]
     resolve.__annotations__ = hints
+    resolve.listing = listing  # found by the generated scope tests through the schema
     return strawberry.field(resolver=resolve, description=description)
 
 

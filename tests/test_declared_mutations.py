@@ -1,0 +1,129 @@
+"""Generated from the declared mutations (``schema.mutations``): a caller without the
+declared right is refused, and nothing in the database changes.
+
+Each mutation names its rights once, in its command (``resolvers.unit_of_work.command``).
+Here every such mutation is called, with otherwise valid arguments, by users who lack the
+right where the arguments point (a grid worker on the neighbouring grid, the province's
+analyst who writes nowhere). A mutation declared without an example below fails the
+suite: a new mutation is tested the day it is declared.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from conftest import global_id
+from db.accounts import AreaGrant, User
+from db.models import metadata
+from db.registry import Building, Household, Resident
+from registry_support import NEIGHBOUR, fresh, make_id_number, rows
+
+#: Mutations that need no right beyond a login (their refusals are the login rules').
+NO_RIGHTS = {"logout"}
+WRITERS_ELSEWHERE = ["grid_worker", "province_analyst"]  # rights in another grid / no writes anywhere
+
+
+def _resident(s):
+    return rows(s, Resident, Resident.area_code == NEIGHBOUR, Resident.status == "active")[0]
+
+
+def _households(s):
+    return rows(s, Household, Household.area_code == NEIGHBOUR)
+
+
+def _user(s, name):
+    fresh(s)
+    return s.scalars(select(User).where(User.username == name)).one()
+
+
+def _grant_of(s, name):
+    fresh(s)
+    return s.scalars(select(AreaGrant).join(User, User.id == AreaGrant.user_id).where(User.username == name)).first()
+
+
+#: name -> (arguments from the test database, users who must be refused)
+EXAMPLES = {
+    "createBuilding": (lambda s: {"input": {"areaCode": NEIGHBOUR, "name": "9号楼"}}, WRITERS_ELSEWHERE),
+    "updateBuilding": (lambda s: (lambda b: {"input": {"id": global_id("Building", b.id), "version": b.version,
+                                                       "name": "9号楼"}})(
+        rows(s, Building, Building.area_code == NEIGHBOUR)[0]), WRITERS_ELSEWHERE),
+    "createHousehold": (lambda s: {"input": {"areaCode": NEIGHBOUR, "address": "乡政街9号"}}, WRITERS_ELSEWHERE),
+    "updateHousehold": (lambda s: (lambda h: {"input": {"id": global_id("Household", h.id), "version": h.version,
+                                                        "address": "乡政街9号"}})(_households(s)[0]), WRITERS_ELSEWHERE),
+    "createResident": (lambda s: {"input": {"householdId": global_id("Household", _households(s)[0].id),
+                                            "name": "王五", "idNumber": make_id_number(401)}}, WRITERS_ELSEWHERE),
+    "updateResident": (lambda s: (lambda r: {"input": {"id": global_id("Resident", r.id), "version": r.version,
+                                                       "name": "王五"}})(_resident(s)), WRITERS_ELSEWHERE),
+    "moveResident": (lambda s: (lambda r: {"input": {
+        "id": global_id("Resident", r.id), "version": r.version,
+        "householdId": global_id("Household", next(h.id for h in _households(s) if h.id != r.household_id))}})(
+        _resident(s)), WRITERS_ELSEWHERE),
+    "removeResident": (lambda s: (lambda r: {"input": {"id": global_id("Resident", r.id), "version": r.version,
+                                                       "status": "MOVED_AWAY", "reason": "迁出"}})(_resident(s)),
+                       WRITERS_ELSEWHERE),
+    # A grid worker may look up in their own grid: only the analyst lacks the right anywhere.
+    "lookupResident": (lambda s: {"input": {"idNumber": _resident(s).id_number}}, ["province_analyst"]),
+    "createUser": (lambda s: {"input": {"username": "new_worker", "displayName": "新网格员", "password": "long-enough-1",
+                                        "role": "grid_worker", "areaCode": NEIGHBOUR}}, WRITERS_ELSEWHERE),
+    "grantRole": (lambda s: {"userId": global_id("User", _user(s, "community_staff").id), "role": "grid_worker",
+                             "areaCode": NEIGHBOUR}, WRITERS_ELSEWHERE),
+    "revokeGrant": (lambda s: {"grantId": global_id("Grant", _grant_of(s, "community_staff").id)}, WRITERS_ELSEWHERE),
+    "deactivateUser": (lambda s: {"userId": global_id("User", _user(s, "community_staff").id)}, WRITERS_ELSEWHERE),
+    "reactivateUser": (lambda s: {"userId": global_id("User", _user(s, "community_staff").id)}, WRITERS_ELSEWHERE),
+    # A district admin holds ``policy update`` for the district only, not a whole province.
+    "reloadPolicies": (lambda s: {}, ["district_admin", "grid_worker"]),
+}
+
+
+def _declared():
+    from schema import schema  # noqa: F401 - every mutation declared
+    from schema.mutations import DECLARED
+
+    return DECLARED
+
+
+def _needing_rights() -> list[str]:
+    return sorted(n for n, m in _declared().items() if not m.command.public and n not in NO_RIGHTS)
+
+
+def test_every_declared_mutation_has_a_refusal_example():
+    assert set(_needing_rights()) - set(EXAMPLES) == set()
+    assert all(_declared()[n].command.requires for n in _needing_rights())
+
+
+def _document(name: str) -> str:
+    """``mutation(...) { name(...) { errors { field code } } }`` from the schema's own arguments."""
+    from schema import schema
+
+    field = schema._schema.mutation_type.fields[name]
+    variables = ", ".join(f"${a}: {arg.type}" for a, arg in field.args.items())
+    passed = ", ".join(f"{a}: ${a}" for a in field.args)
+    head = f"mutation({variables})" if variables else "mutation"
+    call = f"{name}({passed})" if passed else name
+    return f"{head} {{ {call} {{ errors {{ field code }} }} }}"
+
+
+def _everything(session) -> dict[str, list[tuple]]:
+    """Every row of every table but the login sessions (the test's own logins make those)."""
+    fresh(session)
+    out = {}
+    for table in metadata.sorted_tables:
+        if table.name != "login_session":
+            out[table.name] = [tuple(r) for r in session.execute(select(table).order_by(*table.primary_key.columns))]
+    return out
+
+
+@pytest.mark.parametrize("name", _needing_rights())
+def test_a_caller_without_the_declared_right_is_refused_and_nothing_changes(api, sync_session, name):
+    arguments, refused = EXAMPLES[name]
+    variables = arguments(sync_session)
+    for user in refused:
+        api.token(user)  # logged in before the snapshot
+    before = _everything(sync_session)
+    for user in refused:
+        body = api.query(_document(name), variables, user=user)
+        assert not body.get("errors"), body["errors"]
+        codes = {e["code"] for e in body["data"][name]["errors"]}
+        assert codes and codes <= {"FORBIDDEN", "NOT_FOUND"}, (user, body["data"][name]["errors"])
+    assert _everything(sync_session) == before
