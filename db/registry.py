@@ -2,6 +2,7 @@
 
 Each row carries the ``area_code`` of its grid, copied on write, so that every scope
 filter is the same one-column prefix range and no query needs to join up the tree.
+What the registry counts per grid (and per grid and day) is declared at the end.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from db.base import AreaCode, Stamped
+from db.counters import DEFAULT_ZONE, declare, local_day
 from db.registration import personal, place_bound
 
 
@@ -84,3 +86,22 @@ class Resident(Stamped, table=True):
     status: str = Field(default=ResidentStatus.ACTIVE.value, sa_type=sa.String(12), nullable=False)
     removed_reason: str | None = Field(default=None, sa_type=sa.String(200), sa_column_kwargs=personal("withheld"))
     removed_on: date | None = Field(default=None)
+    #: The local day the resident was entered in the registry (the writer sets it in the
+    #: deployment's zone, ``UnitOfWork.local_today``; the default is for seeds and tests).
+    registered_on: date = Field(default_factory=lambda: local_day(DEFAULT_ZONE), nullable=False)
+
+
+# -- counters (db.counters) ---------------------------------------------------------------
+# Removal is soft: moved-away and deceased residents stay in the registry but no longer count
+# as residents. Per-day counters count rows by the grid they are in now, so a move carries a
+# resident's registration day to the new grid (``resolvers.registry_mutations.move_resident``),
+# and an area's residents on a past day D read as its registrations up to D minus its removals
+# up to D (of the people it holds now).
+
+_ACTIVE = Resident.status == ResidentStatus.ACTIVE.value
+declare("buildings", Building)
+declare("households", Household)
+declare("residents", Resident, _ACTIVE)
+declare("floating_residents", Resident, _ACTIVE & (Resident.population_kind == PopulationKind.FLOATING.value))
+declare("residents_registered", Resident, day="registered_on")
+declare("residents_removed", Resident, Resident.status != ResidentStatus.ACTIVE.value, day="removed_on")

@@ -2,7 +2,7 @@
 
 Each is a command (``resolvers.unit_of_work``): validate, load through the scope,
 authorise at every area involved, check the version, then write the row, the grid
-counters and the audit row together.
+counters (totals and per day) and the audit row together.
 
 Area codes are never taken from the client for households and residents: a household
 lies in its building's grid, a resident in its household's.
@@ -81,9 +81,11 @@ async def create_resident(w: UnitOfWork, inp) -> Resident:
     await unique_id_number(w, id_number)
     row = Resident(area_code=household.area_code, household_id=household.id, name=name, gender=gender,
                    id_number=id_number, birth_date=birth_date, phone=phone, relation_to_head=relation,
-                   population_kind=enum_value(inp.population_kind), moved_in_on=inp.moved_in_on)
+                   population_kind=enum_value(inp.population_kind), moved_in_on=inp.moved_in_on,
+                   registered_on=w.local_today)
     await w.add(row)
-    w.count(row.area_code, residents=1, floating_residents=int(row.population_kind == FLOATING))
+    w.count(row.area_code, residents=1, floating_residents=int(row.population_kind == FLOATING),
+            residents_registered=1, on=row.registered_on)
     w.audit("resident.create", row, {"after": snapshot(row, RESIDENT_FIELDS)})
     return row
 
@@ -148,8 +150,9 @@ async def move_resident(w: UnitOfWork, inp) -> Resident:
                                                    moved_in_on=moved_in_on, relation_to_head=relation))
     if source != row.area_code:
         floating = int(row.population_kind == FLOATING)
-        w.count(source, residents=-1, floating_residents=-floating)
-        w.count(row.area_code, residents=1, floating_residents=floating)
+        # per-day counters count a row where it is now: its registration day moves with it
+        w.count(source, residents=-1, floating_residents=-floating, residents_registered=-1, on=row.registered_on)
+        w.count(row.area_code, residents=1, floating_residents=floating, residents_registered=1, on=row.registered_on)
         w.audit("resident.move", row, diff, area_code=source)  # each grid's trail shows the move
     w.audit("resident.move", row, diff)
     return row
@@ -175,6 +178,7 @@ async def remove_resident(w: UnitOfWork, inp) -> Resident:
     c.done()
     diff = await w.change(row, inp.version, {"status": enum_value(inp.status), "removed_reason": reason,
                                              "removed_on": removed_on})
-    w.count(row.area_code, residents=-1, floating_residents=-int(row.population_kind == FLOATING))
+    w.count(row.area_code, residents=-1, floating_residents=-int(row.population_kind == FLOATING),
+            residents_removed=1, on=row.removed_on)
     w.audit("resident.remove", row, diff)
     return row

@@ -11,8 +11,9 @@ follows one order, so every refusal comes before any write:
 3. ``w.require`` the permission at every area involved (``FORBIDDEN``);
 4. compare the client's ``version`` (``CONFLICT``), then the rules that depend on the
    record's current state;
-5. write the rows (``add``, ``change``), the counters (``count``) and the audit row
-   (``audit``); :func:`run_command` commits them together or writes nothing.
+5. write the rows (``add``, ``change``), the counters per grid and per grid and day
+   (``count``, ``db.counters``) and the audit row (``audit``); :func:`run_command` commits
+   them together or writes nothing.
 
 It answers a :class:`Done`: the value, or the domain errors (nothing written). No GraphQL
 here: ``schema.mutations`` turns a ``Done`` into a payload, the CLI into a message.
@@ -45,9 +46,9 @@ from strawberry import UNSET  # the sentinel of an input left out; plain callers
 from db.area import Area
 from db.base import utcnow
 from db.codes import Level
+from db.counters import Tally, apply, local_day
 from db.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound, Unauthenticated
 from db.registration import resource_of
-from db.stats_counters import apply_deltas, merge_deltas
 from resolvers.audit import event
 from resolvers.registry_validation import Checker, InputErrors
 
@@ -147,7 +148,10 @@ class UnitOfWork:
         self.session = ctx.session
         self.user = ctx.user
         self.today = date.today()
-        self._deltas: list[tuple[str, dict[str, int]]] = []
+        #: Today in the deployment's zone (``WANGGE_TIMEZONE``): the day a row written now is
+        #: stamped with, and the day per-day counters are booked on unless told otherwise.
+        self.local_today = local_day(ctx.settings.timezone)
+        self._tally = Tally()
         #: (resource, action, input) of every ``require`` asked, for the declared-rights check.
         self.checked: set[tuple[str, str, str | None]] = set()
         self._after_commit: list[Callable[[], None]] = []
@@ -234,8 +238,13 @@ class UnitOfWork:
         """Run ``action`` once the change is committed (never if it is rolled back)."""
         self._after_commit.append(action)
 
-    def count(self, area_code: str, **deltas: int) -> None:
-        self._deltas.append((area_code, deltas))
+    def count(self, area_code: str, *, on: date | None = None, **deltas: int) -> None:
+        """Move ``area_code``'s counters by ``deltas`` with this transaction: totals, and
+        per-day counters on day ``on`` (the row's stored day; default ``local_today``).
+
+        An undeclared counter name raises ``db.counters.UnknownCounter`` here, before any write.
+        """
+        self._tally.add(area_code, deltas, on or self.local_today)
 
     def audit(self, action: str, row=None, detail: dict | None = None, *, resource: str | None = None,
               record_ids=None, area_code: str | None = None) -> None:
@@ -249,7 +258,7 @@ class UnitOfWork:
                                area_code=area_code, detail=detail))
 
     async def finish(self) -> None:
-        await apply_deltas(self.session, merge_deltas(*self._deltas))
+        await apply(self.session, self._tally)
         await self.session.flush()
 
 

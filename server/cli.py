@@ -102,18 +102,18 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_check_stats(args: argparse.Namespace) -> int:
-    """Recount the per-grid counters from the rows; exit 1 on drift (for a nightly job)."""
+    """Recount every declared counter from the rows; exit 1 on drift (for a nightly job)."""
     from sqlalchemy.orm import Session
 
+    from db.counters_recount import recount
     from db.engine import make_sync_engine
-    from db.stats_rebuild import rebuild_grid_stats
 
     engine = make_sync_engine(args.database_url)
     try:
         with Session(engine) as session:
-            drift = rebuild_grid_stats(session, fix=args.fix)
+            drift = recount(session, fix=args.fix)
             for d in drift:
-                print(f"{d.area_code} {d.counter}: stored {d.stored}, counted {d.actual}")
+                print(d.describe())  # "<grid> [<day>] <counter>: stored N, counted M"
             if args.fix:
                 session.commit()
     finally:
@@ -266,11 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db_url(serve)
     serve.set_defaults(func=cmd_serve)
 
-    cs = sub.add_parser("check-stats", help="recount the per-grid counters and report drift",
-                        description="Recount buildings, households and residents per grid from the rows "
-                                    "and compare with the counters that aggregates are read from. Exit "
-                                    "status 1 when they differ (unless --fix).")
-    cs.add_argument("--fix", action="store_true", help="set the counters to the recounted values")
+    cs = sub.add_parser("check-stats", help="recount the counters per grid and per day and report drift",
+                        description="Recount every declared counter (buildings, households, residents, "
+                                    "registrations and removals per day, ...) per grid, and per grid and day, "
+                                    "from the rows and compare with the counters that figures are read from. "
+                                    "Prints one line per drifted counter; exit status 1 when any differ "
+                                    "(unless --fix).")
+    cs.add_argument("--fix", action="store_true",
+                    help="set the counters to the recounted values (run it while nobody writes)")
     _add_db_url(cs)
     cs.set_defaults(func=cmd_check_stats)
 

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.counters import DEFAULT_ZONE
 from db.engine import database_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +81,7 @@ class Settings:
     #: ``lookupResident`` calls a user may make per day (``docs/AUTHORIZATION.md``).
     lookup_quota: int = 20
     #: The deployment's zone: where "today" begins for quotas and daily figures.
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_ZONE
     #: Request limits, each checked before the work it protects (``server.limits``).
     #: Bodies: 1 MiB holds a ``nodes`` call with the whole object budget of IDs in its
     #: variables; a request without ``Authorization`` only logs in or reads the schema.

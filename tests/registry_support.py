@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from db.audit import AuditEvent
 from db.registry import Building, Household, Resident, ResidentStatus
-from db.stats import GridStats
+from db.stats import GridDayStats, GridStats
 from db.validators import id_check_digit
 
 from conftest import global_id as gid  # noqa: F401 - the registry tests call it gid
@@ -89,7 +89,7 @@ def snapshot(session: Session) -> dict[str, list[tuple]]:
     """Every row of the registry and its counters (the audit trail left out)."""
     fresh(session)
     out = {}
-    for model in (Building, Household, Resident, GridStats):
+    for model in (Building, Household, Resident, GridStats, GridDayStats):
         table = model.__table__
         out[table.name] = [tuple(r) for r in session.execute(select(table).order_by(*table.primary_key.columns))]
     return out

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from db.accounts import AreaGrant, User
+from db.counters_recount import count_from_rows, recount
 from db.registry import Building, Household, Resident
 from db.stats import GridStats
-from db.stats_rebuild import count_from_rows, rebuild_grid_stats
 from registry_support import (
     GRID,
     NEIGHBOUR,
@@ -217,7 +217,7 @@ def test_remove_resident_is_soft_and_decrements(api, sync_session):
 
 
 def test_counters_match_rows_after_a_series_of_mutations(api, sync_session):
-    assert rebuild_grid_stats(fresh(sync_session)) == []
+    assert recount(fresh(sync_session)) == []
     b = mutate(api, "createBuilding", {"areaCode": NEIGHBOUR, "name": "新楼"}, "community_staff")["building"]
     h = mutate(api, "createHousehold", {"buildingId": b["id"], "address": "新楼101"}, "community_staff")["household"]
     for n, kind in enumerate(["FLOATING", "REGISTERED", "FLOATING"]):
@@ -235,22 +235,22 @@ def test_counters_match_rows_after_a_series_of_mutations(api, sync_session):
         r = first_resident(sync_session, grid, floating=False)
         assert mutate(api, "updateResident", {"id": gid("Resident", r.id), "version": r.version,
                                               "populationKind": "FLOATING"}, user)["errors"] == []
-    assert rebuild_grid_stats(fresh(sync_session)) == []
+    assert recount(fresh(sync_session)) == []
 
 
 def test_rebuild_reports_and_fixes_drift(sync_session):
     sync_session.execute(update(GridStats).where(GridStats.area_code == GRID).values(residents=GridStats.residents + 3))
     sync_session.execute(delete(GridStats).where(GridStats.area_code == NEIGHBOUR))
     actual = count_from_rows(sync_session)
-    drift = rebuild_grid_stats(sync_session)
+    drift = recount(sync_session)
     assert {(d.area_code, d.counter) for d in drift} == {(GRID, "residents")} | {
-        (NEIGHBOUR, k) for k, v in actual[NEIGHBOUR].items() if v}
+        (NEIGHBOUR, k) for k, v in actual[(NEIGHBOUR, None)].items() if v}
     grid_drift = next(d for d in drift if d.area_code == GRID)
     assert grid_drift.stored == grid_drift.actual + 3
     assert all(d.stored is None for d in drift if d.area_code == NEIGHBOUR)
-    assert rebuild_grid_stats(sync_session, fix=True)
+    assert recount(sync_session, fix=True)
     sync_session.commit()
-    assert rebuild_grid_stats(fresh(sync_session)) == []
+    assert recount(fresh(sync_session)) == []
 
 
 # --- validation -----------------------------------------------------------------------
@@ -609,11 +609,15 @@ AUTH_TABLES = ("policy_state", "login_session", "area_grant")
 @pytest.mark.parametrize("name, expected", [
     # load, claim version, write fields, audit
     ("updateResident", 4),
-    # load resident, load target, claim, write, counters of both grids, audit in both grids
-    # (PostgreSQL sends the two audit rows as one multi-row INSERT)
+    # load resident, load target, claim, write, totals of both grids (one multi-row upsert),
+    # per-day counters of both grids (one more), audit in both grids (PostgreSQL sends the two
+    # audit rows as one multi-row INSERT). It was one totals upsert per grid and no per-day one.
     ("moveResident", {"sqlite": 8, "postgresql": 7}),
-    # load household, ID number unique (system session), insert, counters, audit
-    ("createResident", 5),
+    # load household, ID number unique (system session), insert, totals, per-day counters
+    # (residents_registered; was 5 before per-day counters), audit
+    ("createResident", 6),
+    # load, claim, write fields, totals, per-day counters (residents_removed), audit
+    ("removeResident", 6),
 ])
 def test_statements_per_mutation_are_pinned(api, sync_session, statements, backend, name, expected):
     r = first_resident(sync_session, GRID)
@@ -622,6 +626,7 @@ def test_statements_per_mutation_are_pinned(api, sync_session, statements, backe
         "updateResident": {"id": gid("Resident", r.id), "version": r.version, "name": "计数"},
         "moveResident": {"id": gid("Resident", r.id), "version": r.version, "householdId": gid("Household", h.id)},
         "createResident": {"householdId": gid("Household", h.id), "name": "计数", "idNumber": make_id_number(9)},
+        "removeResident": {"id": gid("Resident", r.id), "version": r.version, "status": "MOVED_AWAY", "reason": "迁出"},
     }[name]
     api.token("community_staff")
     statements.reset()
