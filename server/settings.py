@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from db.counters import DEFAULT_ZONE
 from db.engine import database_url
@@ -49,6 +50,15 @@ def _parse(env: str, kind, text: str):
     except ValueError as exc:
         what = {int: "expected an integer", float: "expected a number"}.get(kind)
         raise SettingError(env, f"{what}, got {text!r}" if what else str(exc)) from None
+
+
+def _zone(name: str) -> str:
+    """An IANA zone name (``Asia/Shanghai``): refused at start-up, not at the first write that cuts a day."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (expected a name such as Asia/Shanghai)") from None
+    return name
 
 
 def _flag(value: str) -> bool:
@@ -127,7 +137,7 @@ class Settings:
         )
         for name, env, kind in (("pool_size", "WANGGE_POOL_SIZE", int), ("pool_overflow", "WANGGE_POOL_OVERFLOW", int),
                                 ("pool_timeout", "WANGGE_POOL_TIMEOUT", float),
-                                ("lookup_quota", "WANGGE_LOOKUP_QUOTA", int), ("timezone", "WANGGE_TIMEZONE", str),
+                                ("lookup_quota", "WANGGE_LOOKUP_QUOTA", int), ("timezone", "WANGGE_TIMEZONE", _zone),
                                 ("allow_get", "WANGGE_ALLOW_GET", _flag),
                                 *((name, "WANGGE_" + name.upper(), int) for name in LIMIT_FIELDS)):
             if os.environ.get(env):
