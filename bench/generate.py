@@ -16,7 +16,9 @@ tenant or collective; tenants are floating population), households in buildings 
 the right check digit, unique across the table, invented names and phones. About 1% of
 residents have moved away (soft removal), so counters and row counts follow the real
 rules. ``grid_stats`` is written from the generated rows (all buildings and households,
-active residents, active floating residents) and checked against ``COUNT(*)`` at the end.
+active residents, active floating residents), and so is ``grid_day_stats`` (everybody
+registered on the load's day, removals on their days); both are checked against
+``COUNT(*)`` at the end.
 
 Rows are written grid by grid, so residents of one grid have neighbouring ids, as they
 would after a door-to-door registration drive; pass ``--interleave`` to spread each
@@ -45,7 +47,7 @@ from db.demo_people import make_id_number, make_name, make_phone  # noqa: E402
 from db.engine import is_sqlite, make_sync_engine, sync_url  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.registry import Building, Household, Resident  # noqa: E402
-from db.stats import GridStats  # noqa: E402
+from db.stats import GridDayStats, GridStats  # noqa: E402
 
 SEED = 20200125
 TODAY = dt.date(2026, 1, 1)
@@ -77,8 +79,9 @@ HOUSEHOLD_COLS = ["id", "area_code", "building_id", "unit", "room", "address", "
                   "created_at", "updated_at", "version"]
 RESIDENT_COLS = ["id", "area_code", "household_id", "name", "gender", "id_number", "birth_date", "phone",
                  "relation_to_head", "population_kind", "moved_in_on", "status", "removed_reason", "removed_on",
-                 "created_at", "updated_at", "version"]
+                 "registered_on", "created_at", "updated_at", "version"]
 STATS_COLS = ["area_code", "buildings", "households", "residents", "floating_residents"]
+DAY_STATS_COLS = ["counter", "area_code", "day", "n"]
 
 
 # -- the tree ---------------------------------------------------------------------------
@@ -139,6 +142,7 @@ class Registry:
         self.next_resident = 0  # index into resident_ids, or the id itself minus one
         self.resident_ids = resident_ids
         self.stats: list[dict] = []
+        self.day_stats: list[tuple] = []
         self._earliest = dt.date(1936, 1, 2).toordinal()
         self._latest_any = TODAY.toordinal()
         self._latest_adult = dt.date(TODAY.year - 18, TODAY.month, TODAY.day).toordinal()
@@ -162,7 +166,8 @@ class Registry:
     def grid(self, code: str, district: str, community_name: str, quota: int,
              buildings: list, households: list, residents: list) -> None:
         rng = self.rng
-        n_buildings = n_households = n_residents = n_floating = 0
+        n_buildings = n_households = n_residents = n_floating = registered = 0
+        removed: dict[dt.date, int] = {}
         left = quota
         room_left = 0
         building_id = units = floors = address = None
@@ -193,6 +198,7 @@ class Registry:
                 birth, gender, id_number = self._person(region, adult=m == 0)
                 moved_in = TODAY - dt.timedelta(days=rng.randint(30, 3000))
                 active = rng.random() >= 0.01
+                removed_on = None if active else TODAY - dt.timedelta(days=rng.randint(1, 29))
                 residents.append((
                     self._resident_id(), code, household_id, make_name(rng), gender, id_number, birth,
                     make_phone(rng) if birth < self._age16 else None,
@@ -200,14 +206,20 @@ class Registry:
                     "floating" if floating else "registered", moved_in,
                     "active" if active else "moved_away",
                     None if active else "迁出本网格",
-                    None if active else TODAY - dt.timedelta(days=rng.randint(1, 29)),
+                    removed_on,
+                    TODAY,  # registered_on: NOW's day in Asia/Shanghai
                     NOW, NOW, 1,
                 ))
                 if active:
                     n_residents += 1
                     n_floating += int(floating)
+                else:
+                    removed[removed_on] = removed.get(removed_on, 0) + 1
+                registered += 1
         self.stats.append(dict(area_code=code, buildings=n_buildings, households=n_households,
                                residents=n_residents, floating_residents=n_floating))
+        self.day_stats.append(("residents_registered", code, TODAY, registered))
+        self.day_stats += [("residents_removed", code, day, n) for day, n in sorted(removed.items())]
 
 
 # -- writers ----------------------------------------------------------------------------
@@ -260,7 +272,7 @@ class SqliteWriter:
     """Core ``insert()`` executemany, one transaction for the whole load."""
 
     TABLES = {"area": Area, "building": Building, "household": Household, "resident": Resident,
-              "grid_stats": GridStats}
+              "grid_stats": GridStats, "grid_day_stats": GridDayStats}
 
     def __init__(self, engine) -> None:
         self.conn = engine.connect()
@@ -320,9 +332,14 @@ def verify(engine) -> dict[str, int]:
             "(SELECT count(*) FROM resident)")).one()
         sums = conn.execute(text(
             "SELECT sum(buildings), sum(households), sum(residents), sum(floating_residents) FROM grid_stats")).one()
+        days = conn.execute(text(
+            "SELECT (SELECT coalesce(sum(n), 0) FROM grid_day_stats WHERE counter = 'residents_registered'), "
+            "(SELECT coalesce(sum(n), 0) FROM grid_day_stats WHERE counter = 'residents_removed')")).one()
         areas = conn.execute(text("SELECT count(*) FROM area")).scalar()
     if tuple(rows[:4]) != tuple(sums):
         raise SystemExit(f"counters drifted from the rows: rows {tuple(rows[:4])} vs grid_stats {tuple(sums)}")
+    if tuple(days) != (rows[4], rows[4] - rows[2]):
+        raise SystemExit(f"per-day counters drifted from the rows: {tuple(days)} vs {(rows[4], rows[4] - rows[2])}")
     return dict(areas=areas, buildings=rows[0], households=rows[1], active_residents=rows[2],
                 floating=rows[3], residents=rows[4])
 
@@ -401,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     flush()
     print(file=sys.stderr)
     writer.rows("grid_stats", STATS_COLS, registry.stats)
+    writer.rows("grid_day_stats", DAY_STATS_COLS, registry.day_stats)
     t0 = time.perf_counter()
     writer.finish()
     t_finish = time.perf_counter() - t0
@@ -417,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  households {counts['households']:>10,}")
     print(f"  residents  {counts['residents']:>10,}  ({counts['active_residents']:,} active, "
           f"{counts['floating']:,} active floating)")
-    print(f"  grid_stats sums equal the row counts: yes")
+    print(f"  grid_stats and grid_day_stats sums equal the row counts: yes")
     print(f"  time: migrations {t_schema - t_start:.1f} s, generating {t_gen:.1f} s, writing {t_write:.1f} s, "
           f"{'VACUUM ANALYZE' if backend == 'postgresql' else 'ANALYZE'} {t_finish:.1f} s")
     return 0
