@@ -87,6 +87,20 @@ def test_local_day_is_cut_in_the_zone_given():
     assert counters.local_day("America/New_York", datetime(2026, 3, 1, 3, 0, tzinfo=timezone.utc)) == date(2026, 2, 28)
 
 
+def test_the_zone_is_a_setting_checked_at_start_up(monkeypatch, tmp_path):
+    from server.settings import SettingError, Settings
+
+    url = f"sqlite:///{tmp_path / 'zone.db'}"
+    monkeypatch.delenv("WANGGE_TIMEZONE", raising=False)
+    assert Settings.from_env(url).timezone == SHANGHAI
+    monkeypatch.setenv("WANGGE_TIMEZONE", "Europe/Berlin")
+    assert Settings.from_env(url).timezone == "Europe/Berlin"
+    monkeypatch.setenv("WANGGE_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SettingError) as refused:
+        Settings.from_env(url)
+    assert refused.value.field == "WANGGE_TIMEZONE" and "Mars/Olympus" in refused.value.reason
+
+
 def test_moves_are_merged_and_locked_in_one_order():
     tally = counters.Tally()
     day = date(2026, 3, 2)
