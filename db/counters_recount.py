@@ -8,12 +8,14 @@ to (``fix=True``), so a report can be read before anything is corrected.
 Nothing here knows what a domain counts: each counter's declaration (model, condition,
 day column) is the whole recipe. Counters of one table and one day column are recounted
 together, one ``GROUP BY area_code[, day]`` with a ``SUM(CASE WHEN <condition> ...)`` per
-counter, so the registry's resident counters cost one pass over the residents, not one
-per counter.
+counter, so the registry's resident totals cost one pass over the residents, not one per
+counter (the hard-coded recount before this made two).
 
-The grids are walked in slices of ``SLICE_GRIDS`` grids (consecutive ranges of area codes
-that together cover every code, so no row falls between two slices): years of per-day
-rows of a province are never held in memory at once.
+Totals are one row per grid (a few thousand) and are recounted in one pass. Per-day counts
+are walked in slices of ``SLICE_GRIDS`` grids (consecutive ranges of area codes that
+together cover every code, so no row falls between two slices): a province's years of
+per-day counts, millions of (grid, day) pairs, are never held in memory at once. Each slice
+is a range of the tables' ``(area_code, id)`` index.
 
 Run ``--fix`` while nobody writes: a write that commits between a slice's recount and its
 fix is overwritten by the recounted value (and found by the next check).
@@ -32,7 +34,7 @@ from db import counters as kit
 from db.codes import Level
 from db.stats import GridDayStats, GridStats
 
-SLICE_GRIDS = 500
+SLICE_GRIDS = 1000
 #: Rows per statement when fixing per-day counters (4 parameters each; SQLite allows 999).
 FIX_BATCH = 200
 
@@ -60,13 +62,15 @@ def _in_range(column, low: str | None, high: str | None) -> list:
             if c is not None]
 
 
-def count_from_rows(session: Session, low: str | None = None, high: str | None = None) -> dict[Key, dict[str, int]]:
+def count_from_rows(session: Session, low: str | None = None, high: str | None = None,
+                    counters: tuple[kit.Counter, ...] | None = None) -> dict[Key, dict[str, int]]:
     """``{(grid, day): {counter: n}}`` recounted from the rows of grids ``low <= code < high``.
 
-    Totals are under day None; only counters that count something appear.
+    Totals are under day None; only counters that count something appear. ``counters``:
+    which (default: every declared one).
     """
     groups: dict[tuple[type, str | None], list[kit.Counter]] = defaultdict(list)
-    for c in kit.declared():
+    for c in kit.declared() if counters is None else counters:
         groups[(c.model, c.day)].append(c)
     actual: dict[Key, dict[str, int]] = defaultdict(dict)
     for (model, day), members in groups.items():
@@ -83,17 +87,19 @@ def count_from_rows(session: Session, low: str | None = None, high: str | None =
     return dict(actual)
 
 
-def stored_counts(session: Session, low: str | None = None, high: str | None = None) -> dict[Key, dict[str, int]]:
-    """The stored values of the declared counters, in the shape of ``count_from_rows``
-    (a ``grid_stats`` row lists every total, zeros included)."""
+def stored_counts(session: Session, low: str | None = None, high: str | None = None,
+                  counters: tuple[kit.Counter, ...] | None = None) -> dict[Key, dict[str, int]]:
+    """The stored values of ``counters`` (default: every declared one), in the shape of
+    ``count_from_rows`` (a ``grid_stats`` row lists every total, zeros included)."""
+    counters = kit.declared() if counters is None else counters
     stored: dict[Key, dict[str, int]] = defaultdict(dict)
-    totals = [c.name for c in kit.totals()]
+    totals = [c.name for c in counters if not c.per_day]
     if totals:
         stmt = select(GridStats.area_code, *(getattr(GridStats, n) for n in totals)).where(
             *_in_range(GridStats.area_code, low, high))
         for row in session.execute(stmt):
             stored[(row[0], None)] = dict(zip(totals, row[1:]))
-    names = [c.name for c in kit.per_day()]
+    names = [c.name for c in counters if c.per_day]
     if names:
         stmt = select(GridDayStats.area_code, GridDayStats.day, GridDayStats.counter, GridDayStats.n).where(
             GridDayStats.counter.in_(names), *_in_range(GridDayStats.area_code, low, high))
@@ -112,7 +118,8 @@ def slices(session: Session) -> list[tuple[str | None, str | None]]:
 
 
 def recount(session: Session, *, fix: bool = False) -> list[Drift]:
-    """Every declared counter that differs from the rows, by grid, then totals before days.
+    """Every declared counter that differs from the rows: totals by grid, then per-day
+    counts by grid and day.
 
     With ``fix=True`` the stored counters are set to the recounted values (rows created
     where missing, per-day rows that count nothing deleted) in ``session``; the caller commits.
@@ -121,10 +128,14 @@ def recount(session: Session, *, fix: bool = False) -> list[Drift]:
 
     order = {c.name: i for i, c in enumerate(kit.declared())}
     drift: list[Drift] = []
-    for low, high in slices(session):
-        actual = count_from_rows(session, low, high)
-        found = _compare(actual, stored_counts(session, low, high))
-        found.sort(key=lambda d: (d.area_code, d.day is not None, d.day or date.min, order[d.counter]))
+    totals, per_day = kit.totals(), kit.per_day()
+    passes = [(None, None, totals)] if totals else []  # a few thousand rows: one pass
+    if per_day:
+        passes += [(low, high, per_day) for low, high in slices(session)]
+    for low, high, counters in passes:
+        actual = count_from_rows(session, low, high, counters)
+        found = _compare(actual, stored_counts(session, low, high, counters))
+        found.sort(key=lambda d: (d.area_code, d.day or date.min, order[d.counter]))
         if fix and found:
             _fix(session, found, actual)
         drift += found

@@ -208,6 +208,30 @@ def test_per_day_drift_is_found_and_fixed(sync_session, db_url, capsys):
     assert n_of(GRID, date(2001, 1, 1), "residents_removed") is None  # a row that counts nothing is removed
 
 
+def test_per_day_counts_are_recounted_slice_by_slice_without_a_gap(sync_session, monkeypatch):
+    from db import counters_recount
+    from db.area import Area
+
+    whole = count_from_rows(sync_session, counters=counters.per_day())
+    monkeypatch.setattr(counters_recount, "SLICE_GRIDS", 7)
+    parts = counters_recount.slices(sync_session)
+    assert len(parts) > 5 and parts[0][0] is None and parts[-1][1] is None
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))  # each slice starts where the last ended
+    merged = {}
+    for low, high in parts:
+        merged.update(count_from_rows(sync_session, low, high, counters.per_day()))
+    assert merged == whole
+
+    grids = sync_session.scalars(select(Area.code).where(Area.level == "grid").order_by(Area.code)).all()
+    edge = [grids[0], grids[7], grids[-1]]  # the first grid, one that opens a slice, the last
+    sync_session.execute(delete(GridDayStats).where(GridDayStats.area_code.in_(edge)))
+    sync_session.commit()
+    assert {d.area_code for d in recount(fresh(sync_session))} == set(edge)
+    recount(sync_session, fix=True)
+    sync_session.commit()
+    assert recount(fresh(sync_session)) == []
+
+
 def test_mutations_book_registrations_and_removals_on_their_days(api, sync_session):
     from db.registry import Household
 
