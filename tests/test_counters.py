@@ -118,6 +118,45 @@ def test_moves_are_merged_and_locked_in_one_order():
         assert codes == sorted(codes) == [GRID, NEIGHBOUR]  # every mover locks grids in code order
 
 
+def test_two_writers_counting_the_same_new_day_both_count(db_url):
+    """The first writer creates the row, the second waits for it and adds (no lost update)."""
+    import threading
+
+    from db.engine import make_sync_engine
+
+    day, engine = date(2030, 1, 1), make_sync_engine(db_url)
+    first_wrote, errors = threading.Event(), []
+
+    def move(wait: bool) -> None:
+        try:
+            tally = counters.Tally()
+            tally.add(GRID, {"residents_registered": 1, "residents": 1}, day)
+            with engine.begin() as conn:
+                if wait:
+                    first_wrote.wait(5)
+                for stmt in tally.statements(engine.dialect.name):
+                    conn.execute(stmt)
+                if not wait:
+                    first_wrote.set()
+                    threading.Event().wait(0.3)  # hold the rows while the second writer arrives
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    with engine.connect() as conn:
+        residents = conn.execute(select(GridStats.residents).where(GridStats.area_code == GRID)).scalar_one()
+    threads = [threading.Thread(target=move, args=(w,)) for w in (False, True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    with engine.connect() as conn:
+        assert conn.execute(select(GridDayStats.n).where(GridDayStats.area_code == GRID, GridDayStats.day == day,
+                                                         GridDayStats.counter == "residents_registered")).scalar() == 2
+        assert conn.execute(select(GridStats.residents).where(GridStats.area_code == GRID)).scalar_one() == residents + 2
+    engine.dispose()
+
+
 # -- recount: a counter declared here ---------------------------------------------------
 
 
