@@ -68,12 +68,11 @@ def test_unknown_counter_names_are_refused_before_anything_is_written():
         tally.add(GRID, {"residents_registered": 1})  # a per-day counter needs its day
 
 
-def test_write_count_refuses_an_unknown_counter():
-    import schema  # noqa: F401 - the resolvers are imported through the schema
-    from resolvers.registry_writes import Write
+def test_unit_of_work_count_refuses_an_unknown_counter():
+    from resolvers.unit_of_work import UnitOfWork
 
     ctx = SimpleNamespace(session=None, user=None, settings=SimpleNamespace(timezone=SHANGHAI))
-    w = Write(ctx)
+    w = UnitOfWork(ctx)
     with pytest.raises(counters.UnknownCounter):
         w.count(GRID, residents=1, resident=1)
     w.count(GRID, residents=1, residents_registered=1)  # on today's local day
