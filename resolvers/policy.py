@@ -21,13 +21,13 @@ from sqlalchemy import select, update
 from authz.enforcer import load_enforcer, policy_fingerprint
 from db.accounts import PolicyState
 from db.base import utcnow
-from db.errors import DomainError, Forbidden
+from db.errors import DomainError, ErrorCode, Forbidden
 from resolvers.audit import PROVINCE_DIGITS
 from resolvers.unit_of_work import Requires, UnitOfWork, command
 
 
 class InvalidPolicy(DomainError):
-    code = "INVALID_POLICY"
+    code = ErrorCode.INVALID_POLICY
 
 
 @dataclass

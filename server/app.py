@@ -21,7 +21,7 @@ from authz.principal import authenticate
 from authz.scope import Scope
 from db.accounts import PolicyState
 from db.engine import make_async_engine
-from db.errors import Unauthenticated
+from db.errors import ErrorCode, Unauthenticated
 from resolvers.loaders import Loaders
 from server.context import RequestContext
 from server.graphiql import OfflineGraphiQL, static_route
@@ -61,7 +61,7 @@ class WanggeGraphQL(JsonHttpErrors, OfflineGraphiQL, GraphQL):
         except RequestRefused as exc:
             await exc.response()(scope, receive, send)
         except _Unavailable as exc:
-            await error_response(503, "SERVICE_UNAVAILABLE", exc.message,
+            await error_response(503, ErrorCode.SERVICE_UNAVAILABLE, exc.message,
                                  headers={"Retry-After": "1"})(scope, receive, send)
         finally:
             ctx = scope.get("wangge.context")

@@ -16,6 +16,7 @@ import re
 from graphql import GraphQLError, GraphQLSyntaxError, parse
 from starlette.responses import JSONResponse
 
+from db.errors import ErrorCode
 from server.document_cache import DOCUMENTS, Verdict
 from server.http import error_response
 from server.limits import (TOO_DEEP, PARSED, explain_parse_failure, check_document, document_limits,
@@ -27,7 +28,7 @@ from server.limits import (TOO_DEEP, PARSED, explain_parse_failure, check_docume
 class RequestRefused(Exception):
     """A request refused before GraphQL sees it: an HTTP status and a JSON error with a code."""
 
-    def __init__(self, status: int, code: str, message: str, *, graphql: bool = False, **extensions) -> None:
+    def __init__(self, status: int, code: ErrorCode, message: str, *, graphql: bool = False, **extensions) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.extensions = status, code, message, extensions
         self.graphql = graphql
@@ -36,7 +37,7 @@ class RequestRefused(Exception):
     def from_error(cls, error: GraphQLError) -> "RequestRefused":
         """A document refused before GraphQL runs, answered as GraphQL would answer it."""
         ext = dict(error.extensions or {})
-        return cls(200, ext.pop("code"), error.message, graphql=True, **ext)
+        return cls(200, ErrorCode(ext.pop("code")), error.message, graphql=True, **ext)
 
     def response(self) -> JSONResponse:
         # The rest of an unread body is never read: the connection cannot be reused.
@@ -60,7 +61,7 @@ def body_limit(settings, scope) -> int:
 
 
 def _too_large(limit: int) -> RequestRefused:
-    return RequestRefused(413, "REQUEST_TOO_LARGE", f"the request body is larger than {limit} bytes", limit=limit)
+    return RequestRefused(413, ErrorCode.REQUEST_TOO_LARGE, f"the request body is larger than {limit} bytes", limit=limit)
 
 
 async def read_body(scope, receive, limit: int) -> bytes:
@@ -75,7 +76,7 @@ async def read_body(scope, receive, limit: int) -> bytes:
         try:
             length = int(declared)
         except ValueError:
-            raise RequestRefused(400, "BAD_REQUEST", "Content-Length is not a number") from None
+            raise RequestRefused(400, ErrorCode.BAD_REQUEST, "Content-Length is not a number") from None
         if length > limit:
             raise _too_large(limit)
     chunks: list[bytes] = []
@@ -83,7 +84,7 @@ async def read_body(scope, receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise RequestRefused(400, "BAD_REQUEST", "the request body was not received completely")
+            raise RequestRefused(400, ErrorCode.BAD_REQUEST, "the request body was not received completely")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -128,7 +129,7 @@ def check_json_nesting(body: bytes, limit: int) -> None:
         if byte in b"[{":
             depth += 1
             if depth > limit:
-                raise RequestRefused(400, "JSON_TOO_DEEP", f"the request body nests deeper than {limit} levels",
+                raise RequestRefused(400, ErrorCode.JSON_TOO_DEEP, f"the request body nests deeper than {limit} levels",
                                      limit=limit)
         else:
             depth -= 1
@@ -178,7 +179,7 @@ def check_anonymous_body(body: bytes, settings, schema) -> tuple[str, object] | 
             raise RequestRefused.from_error(verdict.errors[0])
         return query, verdict.document
     if too_many_tokens(query, limits.tokens):
-        raise RequestRefused(200, "TOO_MANY_TOKENS", f"the query has more than {limits.tokens} tokens",
+        raise RequestRefused(200, ErrorCode.TOO_MANY_TOKENS, f"the query has more than {limits.tokens} tokens",
                              graphql=True, limit=limits.tokens)
     try:
         document = parse(query, max_tokens=limits.tokens)
@@ -187,7 +188,7 @@ def check_anonymous_body(body: bytes, settings, schema) -> tuple[str, object] | 
             raise RequestRefused.from_error(error) from None
         return None
     except RecursionError:  # graphql-core before 3.3 did not catch it
-        raise RequestRefused(200, "QUERY_TOO_DEEP", TOO_DEEP, graphql=True) from None
+        raise RequestRefused(200, ErrorCode.QUERY_TOO_DEEP, TOO_DEEP, graphql=True) from None
     refusal = check_document(document, schema._schema, limits)
     if refusal is not None:
         DOCUMENTS.put(query, limits, Verdict(document, (refusal,), refused=True))

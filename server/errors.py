@@ -1,5 +1,9 @@
 """How errors reach clients: a code in ``extensions.code``, never an internal detail.
 
+Every code is a member of ``db.errors.ErrorCode``; an error carrying a code that is not
+one is treated as a bug (logged, answered ``INTERNAL_SERVER_ERROR``), so nothing outside
+the documented list reaches a client.
+
 Expected errors (``db.errors.DomainError``) keep their message and carry their code
 (``BAD_USER_INPUT``, ``NOT_FOUND``, ``FORBIDDEN``, ``CONFLICT``, ``UNAUTHENTICATED``) and
 the field they concern. Query validation errors say ``GRAPHQL_VALIDATION_FAILED``.
@@ -14,11 +18,10 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
-from db.errors import DomainError
+from db.errors import DomainError, ErrorCode
 
 
-
-def client_code(error: GraphQLError) -> str | None:
+def client_code(error: GraphQLError) -> ErrorCode | None:
     """The code of an error the client caused, or None for a bug.
 
     One predicate for both uses: what the client is told, and what the log keeps (a
@@ -29,15 +32,24 @@ def client_code(error: GraphQLError) -> str | None:
         return original.code
     if isinstance(original, GlobalIDValueError):
         # A malformed or foreign global ID (``!!!``, ``Nope:1``) was reported as INTERNAL_SERVER_ERROR.
-        return "BAD_USER_INPUT"
+        return ErrorCode.BAD_USER_INPUT
     if original is None:
-        return (error.extensions or {}).get("code") or (
-            "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST")
+        code = (error.extensions or {}).get("code")
+        if code is not None:  # set where the error was made (``server.limits``, ``server.lifecycle``)
+            return _member(code)
+        return ErrorCode.GRAPHQL_VALIDATION_FAILED if error.path is None else ErrorCode.BAD_REQUEST
     if error.path is None and error.message.startswith("Variable '$"):
         # graphql-core coercing a variable (``DateTime`` "yesterday") keeps the scalar's
         # ValueError as the cause: the client's input, not a bug, and the message is about it.
-        return "BAD_USER_INPUT"
+        return ErrorCode.BAD_USER_INPUT
     return None
+
+
+def _member(code) -> ErrorCode | None:
+    try:
+        return ErrorCode(code)
+    except ValueError:
+        return None
 
 
 def classify(error: GraphQLError, production: bool) -> GraphQLError:
@@ -45,10 +57,10 @@ def classify(error: GraphQLError, production: bool) -> GraphQLError:
     ext = dict(error.extensions or {})
     code = client_code(error)
     if code is None:  # a bug: logged by ``schema.WanggeSchema.process_errors``
-        ext["code"] = "INTERNAL_SERVER_ERROR"
+        ext["code"] = ErrorCode.INTERNAL_SERVER_ERROR.value
         message = "Internal server error" if production else error.message
         return GraphQLError(message, error.nodes, error.source, error.positions, error.path, None, ext)
-    ext["code"] = code
+    ext["code"] = code.value
     message = error.message
     if isinstance(original, DomainError):
         message = original.message

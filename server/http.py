@@ -18,23 +18,25 @@ from starlette.responses import JSONResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.unset import UNSET
 
-CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+from db.errors import ErrorCode
+
+CODES = {400: ErrorCode.BAD_REQUEST, 404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 
 
-def error_response(status: int, code: str, message: str, *, with_data: bool = False,
+def error_response(status: int, code: ErrorCode, message: str, *, with_data: bool = False,
                    headers: dict[str, str] | None = None, **extensions) -> JSONResponse:
     """The one shape of every error answered outside GraphQL's own result: one error with its code.
 
     ``with_data`` adds ``"data": null`` where the answer stands for a GraphQL result.
     """
-    body: dict = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    body: dict = {"errors": [{"message": message, "extensions": {"code": code.value, **extensions}}]}
     if with_data:
         body = {"data": None, **body}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 def refusal(status: int, message: str, *, allow: str | None = None) -> JSONResponse:
-    return error_response(status, CODES.get(status, "BAD_REQUEST"), message, with_data=True,
+    return error_response(status, CODES.get(status, ErrorCode.BAD_REQUEST), message, with_data=True,
                           headers={"Allow": allow} if allow else None)
 
 

@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 
 from db.audit import AuditEvent
 from db.base import utcnow
+from db.errors import ErrorCode
 
 log = logging.getLogger("wangge")
 
@@ -58,7 +59,7 @@ class AuditClearReads(SchemaExtension):
                 result.data = None
                 result.errors = [GraphQLError(
                     "the answer could not be recorded in the audit trail and is withheld; try again",
-                    extensions={"code": "SERVICE_UNAVAILABLE"})]
+                    extensions={"code": ErrorCode.SERVICE_UNAVAILABLE.value})]
 
 
 def _audit_rows(ctx, operation_name: str | None) -> list[dict]:
@@ -98,7 +99,7 @@ class RequireLogin(SchemaExtension):
             ctx.response.status_code = 401
             ctx.response.headers["WWW-Authenticate"] = "Bearer"
             self.execution_context.result = ExecutionResult(data=None, errors=[GraphQLError(
-                message, extensions={"code": "UNAUTHENTICATED"})])
+                message, extensions={"code": ErrorCode.UNAUTHENTICATED.value})])
         yield
 
 

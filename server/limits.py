@@ -65,6 +65,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from db.errors import ErrorCode
 from server.document_cache import DOCUMENTS, Verdict
 
 # -- the document -----------------------------------------------------------------------
@@ -85,8 +86,8 @@ def document_limits(settings, anonymous: bool) -> DocumentLimits:
     return DocumentLimits(settings.max_tokens, settings.max_fields, settings.max_cost, settings.max_fragment_depth)
 
 
-def _refusal(code: str, message: str, limit: int) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code, "limit": limit})
+def _refusal(code: ErrorCode, message: str, limit: int) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code.value, "limit": limit})
 
 
 #: Object-returning fields of these types hand out what their parent already loaded.
@@ -163,7 +164,7 @@ def _fragment_order(fragments: dict[str, FragmentDefinitionNode], limit: int) ->
                 continue
             depth[name] = 1 + max((depth[c] for c in edges[name] if c in depth), default=0)
             if child is not None or depth[name] > limit:
-                return _refusal("FRAGMENTS_TOO_DEEP", f"fragments spread each other more than {limit} deep", limit)
+                return _refusal(ErrorCode.FRAGMENTS_TOO_DEEP, f"fragments spread each other more than {limit} deep", limit)
             stack.pop()
             on_path.discard(name)
             order.append(name)
@@ -223,10 +224,10 @@ def check_document(document, schema, limits: DocumentLimits) -> GraphQLError | N
             total.fields += t.fields
             total.cost += t.cost
     if total.fields > limits.fields:
-        return _refusal("TOO_MANY_FIELDS", f"the query selects more than {limits.fields} fields "
+        return _refusal(ErrorCode.TOO_MANY_FIELDS, f"the query selects more than {limits.fields} fields "
                         "(aliases and fragment uses each count)", limits.fields)
     if total.cost > limits.cost:
-        return _refusal("QUERY_TOO_COMPLEX", f"the query asks for more than {limits.cost} database reads "
+        return _refusal(ErrorCode.QUERY_TOO_COMPLEX, f"the query asks for more than {limits.cost} database reads "
                         "(totalCount, stats, viewer, pages and lookups each count, per alias)", limits.cost)
     return None
 
@@ -311,12 +312,12 @@ def explain_parse_failure(error: GraphQLError, limits: DocumentLimits, *, counte
             isinstance(error, GraphQLSyntaxError) and "nested too deeply" in error.message):
         error.message = TOO_DEEP
         error.original_error = None
-        error.extensions = {"code": "QUERY_TOO_DEEP"}
+        error.extensions = {"code": ErrorCode.QUERY_TOO_DEEP.value}
         return True
     if isinstance(error, GraphQLSyntaxError) and (
             counted_over or f"more than {limits.tokens} tokens" in error.message):
         error.message = f"the query has more than {limits.tokens} tokens"
-        error.extensions = {"code": "TOO_MANY_TOKENS", "limit": limits.tokens}
+        error.extensions = {"code": ErrorCode.TOO_MANY_TOKENS.value, "limit": limits.tokens}
         error.locations = None
         return True
     return False
