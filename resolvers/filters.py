@@ -22,6 +22,7 @@ from datetime import date
 from sqlalchemy import and_, false, or_
 
 from db.errors import InvalidField
+from db.names import camel
 from db.registry import Resident
 from db.validators import has_unstorable_chars
 from authz.scope import Scope
@@ -46,7 +47,7 @@ class ResidentFilter:
         for name in ("age_min", "age_max"):
             v = getattr(self, name)
             if v is not None and not 0 <= v <= 150:
-                raise InvalidField(_camel(name), "must be between 0 and 150")
+                raise InvalidField(camel(name), "must be between 0 and 150")
         if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
             raise InvalidField("ageMin", "must not be greater than ageMax")
         return self
@@ -64,11 +65,6 @@ class ResidentFilter:
         if self.search and self.search.strip():
             conds.append(_search_condition(self.search.strip(), scope))
         return conds
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(w.title() for w in rest)
 
 
 def _years_ago(today: date, years: int) -> date:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import strawberry
 
 from db.errors import DomainError, ErrorCode
+from db.names import camel
 
 strawberry.enum(ErrorCode, name="ErrorCode", description=(
     "Every code the API answers with: in a payload's errors[].code, a GraphQL error's extensions.code, "
@@ -39,11 +40,4 @@ def user_errors_from(exc: DomainError) -> list[UserError]:
     Layers below the API sometimes name a field in Python style (``area_code``); the
     client sees the argument's GraphQL name (``areaCode``).
     """
-    return [UserError(field=_camel(exc.field), message=exc.message, code=exc.code)]
-
-
-def _camel(name: str | None) -> str | None:
-    if not name or "_" not in name:
-        return name
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+    return [UserError(field=camel(exc.field), message=exc.message, code=exc.code)]

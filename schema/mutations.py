@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 import strawberry
 
 from db.errors import DomainError
+from db.names import camel
 from resolvers.unit_of_work import Command, declaration, run_command
 from schema.errors import UserError, user_errors_from
 
@@ -65,11 +66,6 @@ DECLARED: dict[str, DeclaredMutation] = {}
 _PAYLOADS: dict[str, type] = {}
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def payload_type(name: str, results: tuple[Result, ...], description: str) -> type:
     """The payload class ``name`` (built once; mutations may share one, such as ``GrantPayload``)."""
     known = _PAYLOADS.get(name)
@@ -101,7 +97,7 @@ def mutation(operation, description: str, *, arguments: dict[str, Any] | None = 
     name when it is not the command's name in camel case.
     """
     declared = declaration(operation)
-    graphql_name = name or _camel(declared.name)
+    graphql_name = name or camel(declared.name)
     results = (results,) if isinstance(results, Result) else tuple(results)
     arguments, defaults = dict(arguments or {}), dict(defaults or {})
     payload_name = payload or f"{graphql_name[:1].upper()}{graphql_name[1:]}Payload"

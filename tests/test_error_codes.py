@@ -105,3 +105,14 @@ def test_refusals_outside_graphql_write_the_members_value(status, code):
 
     body = json.loads(refusal(status, "no").body)
     assert body == {"data": None, "errors": [{"message": "no", "extensions": {"code": code}}]}
+
+
+def test_payload_errors_name_python_style_fields_in_camel_case():
+    from db.errors import InvalidField
+    from db.names import camel
+    from schema.errors import user_errors_from
+
+    assert [camel(n) for n in ("age_min", "id_number", "areaCode", "code", "", None)] == [
+        "ageMin", "idNumber", "areaCode", "code", "", None]
+    (error,) = user_errors_from(InvalidField("area_code", "no such area"))
+    assert (error.field, error.code) == ("areaCode", ErrorCode.BAD_USER_INPUT)
