@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select
-from strawberry import relay
 from strawberry.dataloader import DataLoader
 
 from db.accounts import AreaGrant, User
@@ -34,24 +33,6 @@ def require_user(ctx) -> User:
     if ctx.user is None:
         raise Unauthenticated("log in first")
     return ctx.user
-
-
-def decode_id(value: str, type_name: str, field: str) -> int:
-    """The integer key inside a Relay global ID of ``type_name``.
-
-    Keys beyond the ``integer`` column's range are refused here: no row has one, and the
-    database would answer them with an error instead of "not found".
-    """
-    try:
-        gid = relay.GlobalID.from_id(value)
-        if gid.type_name != type_name:
-            raise ValueError
-        key = node_key(gid.node_id)
-        if key is None:
-            raise ValueError
-        return key
-    except Exception:  # noqa: BLE001 - every malformed id is the same user error
-        raise InvalidField(field, f"not the id of a {type_name}") from None
 
 
 def node_key(node_id: object) -> int | None:

@@ -12,7 +12,6 @@ from strawberry import UNSET
 from db.codes import Level, validate_code
 from db.errors import InvalidField
 from db.registry import Building, Household
-from resolvers.registry_validation import decode_id
 from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
 
 MAX_UNITS, MAX_FLOORS = 99, 200
@@ -43,7 +42,7 @@ async def create_building(w: UnitOfWork, inp) -> Building:
 @command(Requires("building", "update", "id"))
 async def update_building(w: UnitOfWork, inp) -> Building:
     c = w.checker()
-    building_id = decode_id(inp.id, "Building", "id", c)
+    building_id = c.global_id(inp.id, "Building", "id")
     changes = given(name=c.text(inp.name, "name", 100, required=True),
                      address=c.text(inp.address, "address", 200, required=False),
                      units=c.number(inp.units, "units", 1, MAX_UNITS, required=True),
@@ -64,7 +63,7 @@ async def update_building(w: UnitOfWork, inp) -> Building:
 async def create_household(w: UnitOfWork, inp) -> Household:
     c = w.checker()
     area = c.run(validate_code, inp.area_code, "areaCode", Level.GRID) if inp.area_code is not None else None
-    building_id = decode_id(inp.building_id, "Building", "buildingId", c) if inp.building_id is not None else None
+    building_id = c.global_id(inp.building_id, "Building", "buildingId") if inp.building_id is not None else None
     if inp.area_code is None and inp.building_id is None:
         c.fail("areaCode", "give the household's grid (areaCode) or its building (buildingId)")
     unit = c.text(inp.unit, "unit", 20, required=False)
@@ -90,8 +89,8 @@ async def create_household(w: UnitOfWork, inp) -> Household:
 @command(Requires("household", "update", "id"))
 async def update_household(w: UnitOfWork, inp) -> Household:
     c = w.checker()
-    household_id = decode_id(inp.id, "Household", "id", c)
-    building_id = decode_id(inp.building_id, "Building", "buildingId", c) if inp.building_id is not None else None
+    household_id = c.global_id(inp.id, "Household", "id")
+    building_id = c.global_id(inp.building_id, "Building", "buildingId") if inp.building_id is not None else None
     changes = given(unit=c.text(inp.unit, "unit", 20, required=False),
                      room=c.text(inp.room, "room", 20, required=False),
                      address=c.text(inp.address, "address", 200, required=True),

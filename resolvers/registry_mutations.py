@@ -25,7 +25,6 @@ from sqlalchemy import literal, select
 
 from db.errors import InvalidField
 from db.registry import Household, PopulationKind, Resident, ResidentStatus
-from resolvers.registry_validation import decode_id
 from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
 
 RESIDENT_FIELDS = ("area_code", "household_id", "name", "gender", "id_number", "birth_date", "phone",
@@ -67,7 +66,7 @@ async def unique_id_number(w: UnitOfWork, id_number: str, except_id: int | None 
 @command(Requires("resident", "create", "householdId"), collisions=ID_NUMBER_TAKEN)
 async def create_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
-    household_id = decode_id(inp.household_id, "Household", "householdId", c)
+    household_id = c.global_id(inp.household_id, "Household", "householdId")
     name = c.text(inp.name, "name", 50, required=True)
     id_number = c.id_number(inp.id_number)
     gender, birth_date = c.identity(id_number, inp.gender, inp.birth_date)
@@ -93,7 +92,7 @@ async def create_resident(w: UnitOfWork, inp) -> Resident:
 @command(Requires("resident", "update", "id"), collisions=ID_NUMBER_TAKEN)
 async def update_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
-    resident_id = decode_id(inp.id, "Resident", "id", c)
+    resident_id = c.global_id(inp.id, "Resident", "id")
     changes = given(name=c.text(inp.name, "name", 50, required=True), id_number=c.id_number(inp.id_number),
                      phone=c.phone(inp.phone), relation_to_head=c.relation(inp.relation_to_head),
                      population_kind=c.required(enum_value(inp.population_kind), "populationKind"),
@@ -127,8 +126,8 @@ async def update_resident(w: UnitOfWork, inp) -> Resident:
 @command(Requires("resident", "update", "id"), Requires("resident", "update", "householdId"))
 async def move_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
-    resident_id = decode_id(inp.id, "Resident", "id", c)
-    household_id = decode_id(inp.household_id, "Household", "householdId", c)
+    resident_id = c.global_id(inp.id, "Resident", "id")
+    household_id = c.global_id(inp.household_id, "Household", "householdId")
     relation = c.relation(inp.relation_to_head)
     moved_in_on = inp.moved_in_on or w.today
     c.not_future(moved_in_on, "movedInOn")
@@ -161,7 +160,7 @@ async def move_resident(w: UnitOfWork, inp) -> Resident:
 @command(Requires("resident", "update", "id"), Requires("resident", "delete", "id"))
 async def remove_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
-    resident_id = decode_id(inp.id, "Resident", "id", c)
+    resident_id = c.global_id(inp.id, "Resident", "id")
     reason = c.text(inp.reason, "reason", 200, required=True)
     removed_on = inp.removed_on or w.today
     c.not_future(removed_on, "removedOn")

@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from strawberry import UNSET, relay
+from strawberry import UNSET
 
 from db.errors import DomainError, InvalidField
-from db.validators import (has_unstorable_chars, id_birth_date, id_gender, parse_db_id, validate_national_id,
-                           validate_phone)
+from db.validators import has_unstorable_chars, id_birth_date, id_gender, validate_national_id, validate_phone
+from resolvers.global_ids import decode_id
 
 #: Relation to the head of household (与户主关系), as the registry records it.
 RELATIONS = ("head", "spouse", "child", "parent", "other")
@@ -116,6 +116,16 @@ class Checker:
             return self.required(value, name)
         return self.run(validate_national_id, value, name, today=self.today)
 
+    def global_id(self, value, type_name: str, name: str) -> int | None:
+        """The database id inside a Relay global ID of ``type_name`` (``resolvers.global_ids``),
+        or None with the error recorded; a required ID given as null is "required"."""
+        if value is UNSET:
+            return UNSET
+        if value is None:
+            self.fail(name, f"a {type_name} ID is required")
+            return None
+        return self.run(decode_id, value, type_name, name)
+
     def not_future(self, value: date | None, name: str) -> None:
         if value not in (None, UNSET) and value > self.today:
             self.fail(name, f"{value.isoformat()} is in the future")
@@ -137,28 +147,4 @@ class Checker:
         return want_gender, want_birth
 
 
-def decode_id(value, type_name: str, name: str, checker: Checker) -> int | None:
-    """The database id inside a Relay global ID of ``type_name``, or None (error recorded)."""
-    if value is UNSET:
-        return UNSET
-    if value is None:
-        checker.fail(name, f"a {type_name} ID is required")
-        return None
-    try:
-        gid = relay.GlobalID.from_id(value)
-    except Exception:  # noqa: BLE001 - any decoding failure means "not an ID of ours"
-        checker.fail(name, "not a valid ID")
-        return None
-    # Digits within the key's range only: a huge number used to reach the driver and fail
-    # as INTERNAL_SERVER_ERROR ("integer out of range").
-    node_id = parse_db_id(gid.node_id)
-    if node_id is None:
-        checker.fail(name, "not a valid ID")
-        return None
-    if gid.type_name != type_name:
-        checker.fail(name, f"expected a {type_name} ID, got a {gid.type_name} ID")
-        return None
-    return node_id
-
-
-__all__ = ["Checker", "InputErrors", "RELATIONS", "decode_id"]
+__all__ = ["Checker", "InputErrors", "RELATIONS"]

@@ -21,6 +21,7 @@ from db.base import aware, utcnow
 from resolvers import account as accounts
 from resolvers import account_admin as admin
 from resolvers import auth
+from resolvers.global_ids import decode_id
 from schema.connection import Connection, Edge, page_info_of
 from schema.mutations import Result, mutation
 from schema.paging import page_args
@@ -163,7 +164,7 @@ async def _reloaded_grant(info, grant: rows.AreaGrant) -> GrantType:
 
 
 def _user_id(user_id) -> tuple:
-    return (accounts.decode_id(user_id, "User", "userId"),)
+    return (decode_id(user_id, "User", "userId"),)
 
 
 GRANT = Result("grant", GrantType, "the grant", convert=_reloaded_grant, field_description="The grant; null on failure.")
@@ -192,7 +193,7 @@ class AccountMutation:
     revoke_grant = mutation(
         admin.revoke_grant, "End a grant now (only one you could have made: inside your area, not stronger than your "
         "role, ending no later than your own rights to grant it).",
-        arguments={"grant_id": strawberry.ID}, to_args=lambda grant_id: (accounts.decode_id(grant_id, "Grant", "grantId"),),
+        arguments={"grant_id": strawberry.ID}, to_args=lambda grant_id: (decode_id(grant_id, "Grant", "grantId"),),
         results=GRANT, payload="GrantPayload", payload_description="The grant made or revoked, or why nothing changed.")
     deactivate_user = mutation(
         admin.deactivate_user, "Deactivate an account and end its logins (only if every role it holds is one you "

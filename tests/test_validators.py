@@ -372,3 +372,34 @@ def test_any_single_digit_change_is_rejected(seed, region):
             mutated = valid[:pos] + digit + valid[pos + 1 :]
             with pytest.raises(InvalidField):
                 validate_national_id(mutated, today=TODAY)
+
+
+# --- global IDs given to mutations ---------------------------------------------------
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("!!!", "not a valid ID"),
+    (None, "not a valid ID"),
+    ("VXNlcjox", None),  # User:1
+    ("VXNlcjoxMDAwMDAwMDAwMDAwMDAwMDAwMDA=", "not a valid ID"),  # User:10**20, beyond the integer keys
+    ("VXNlcjphYmM=", "not a valid ID"),  # User:abc
+    ("R3JhbnQ6MQ==", "expected a User ID, got a Grant ID"),  # Grant:1
+])
+def test_decode_id_is_one_rule_for_every_mutation(value, reason):
+    from strawberry import UNSET
+
+    from resolvers.global_ids import decode_id
+    from resolvers.registry_validation import Checker
+
+    checker = Checker()
+    if reason is None:
+        assert decode_id(value, "User", "userId") == 1
+        assert checker.global_id(value, "User", "userId") == 1 and not checker.errors
+        return
+    with pytest.raises(InvalidField) as exc:
+        decode_id(value, "User", "userId")
+    assert (exc.value.field, exc.value.reason) == ("userId", reason)
+    assert checker.global_id(value, "User", "userId") is None
+    assert [(e.field, e.reason) for e in checker.errors] == [
+        ("userId", "a User ID is required" if value is None else reason)]
+    assert Checker().global_id(UNSET, "User", "userId") is UNSET
