@@ -162,7 +162,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    from schema import schema
+    from server.graphql_schema import schema
 
     settings = settings or Settings.from_env()
     engine = make_async_engine(settings.database_url, **settings.pool_options())

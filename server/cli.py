@@ -193,7 +193,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_export_schema(args: argparse.Namespace) -> int:
-    from schema import schema
+    from server.graphql_schema import schema
 
     sdl = schema.as_str().rstrip("\n") + "\n"
     if args.output:

@@ -25,7 +25,7 @@ def client_code(error: GraphQLError) -> ErrorCode | None:
     """The code of an error the client caused, or None for a bug.
 
     One predicate for both uses: what the client is told, and what the log keeps (a
-    client's mistake is never logged with a traceback; see ``schema.WanggeSchema``).
+    client's mistake is never logged with a traceback; see ``server.graphql_schema.WanggeSchema``).
     """
     original = error.original_error
     if isinstance(original, DomainError):
@@ -56,7 +56,7 @@ def classify(error: GraphQLError, production: bool) -> GraphQLError:
     original = error.original_error
     ext = dict(error.extensions or {})
     code = client_code(error)
-    if code is None:  # a bug: logged by ``schema.WanggeSchema.process_errors``
+    if code is None:  # a bug: logged by ``server.graphql_schema.WanggeSchema.process_errors``
         ext["code"] = ErrorCode.INTERNAL_SERVER_ERROR.value
         message = "Internal server error" if production else error.message
         return GraphQLError(message, error.nodes, error.source, error.positions, error.path, None, ext)

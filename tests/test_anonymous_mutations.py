@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLNonNull, get_named_type, is_leaf_type
 
-from schema import schema
+from server.graphql_schema import schema
 
 TOKENLESS = {"login", "refreshToken"}
 MUTATIONS = sorted(schema._schema.mutation_type.fields.items())

@@ -77,7 +77,7 @@ EXAMPLES = {
 
 
 def _declared():
-    from schema import schema  # noqa: F401 - every mutation declared
+    from server.graphql_schema import schema  # noqa: F401 - every mutation declared
     from schema.mutations import DECLARED
 
     return DECLARED
@@ -94,7 +94,7 @@ def test_every_declared_mutation_has_a_refusal_example():
 
 def _document(name: str) -> str:
     """``mutation(...) { name(...) { errors { field code } } }`` from the schema's own arguments."""
-    from schema import schema
+    from server.graphql_schema import schema
 
     field = schema._schema.mutation_type.fields[name]
     variables = ", ".join(f"${a}: {arg.type}" for a, arg in field.args.items())

@@ -28,7 +28,7 @@ PROVINCE = "23"
 
 
 def _types():
-    from schema import schema
+    from server.graphql_schema import schema
 
     for definition in schema.schema_converter.type_map.values():
         d = definition.definition
@@ -60,7 +60,7 @@ def node_types() -> list[tuple[str, type]]:
 
 def listing_fields() -> list[tuple[str, str, object]]:
     """(owner type, GraphQL field, listing) of every connection over a listing under an area."""
-    from schema import schema
+    from server.graphql_schema import schema
 
     out = []
     for d in _types():

@@ -24,7 +24,7 @@ CLEAR_VIEWER = "grid_worker"  # read_pii on GRID
 
 
 def _schema_types():
-    from schema import schema
+    from server.graphql_schema import schema
 
     for definition in schema.schema_converter.type_map.values():
         origin = getattr(definition.definition, "origin", None)
@@ -34,7 +34,7 @@ def _schema_types():
 
 def personal_schema_fields() -> list[tuple[str, str, object]]:
     """(GraphQL type, GraphQL field, PersonalField) of every field built by ``personal_field``."""
-    from schema import schema
+    from server.graphql_schema import schema
 
     out = []
     for definition in _schema_types():

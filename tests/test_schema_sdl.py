@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schema import schema
+from server.graphql_schema import schema
 
 SDL_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
