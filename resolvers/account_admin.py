@@ -32,12 +32,12 @@ from sqlalchemy import select, update
 
 from authz.delegation import check_could_have_granted, check_grantable
 from authz.passwords import hash_password
+from authz.users import create_user as create_account
 from db.accounts import AreaGrant, LoginSession, User
 from db.area import Area
 from db.base import aware, utcnow
 from db.codes import validate_code
 from db.errors import Conflict, Forbidden, InvalidField, NotFound
-from db.seed_users import create_user as create_account
 from resolvers.account import visible_users
 from resolvers.audit import common_area, utc
 from resolvers.unit_of_work import Requires, UnitOfWork, command

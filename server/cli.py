@@ -56,7 +56,7 @@ def prepare_database(url: str, *, seed: bool, demo_password: str = DEMO_PASSWORD
     from db.engine import make_sync_engine
     from db.migrate import is_empty, upgrade
     from db.seed_demo import seed_demo
-    from db.seed_users import seed_demo_users
+    from authz.users import seed_demo_users
 
     lines: list[str] = []
     if is_empty(url):
@@ -139,7 +139,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
     from db.engine import make_sync_engine
     from db.migrate import is_empty
-    from db.seed_users import create_user
+    from authz.users import create_user
 
     if is_empty(args.database_url):
         raise CliError("database", "no tables yet: run `wangge db upgrade` first")

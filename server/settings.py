@@ -13,20 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from authz.enforcer import default_policies_path
 from db.counters import DEFAULT_ZONE
 from db.engine import database_url
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _policies_path() -> Path:
-    explicit = os.environ.get("WANGGE_POLICIES")
-    if explicit:
-        return Path(explicit)
-    for candidate in (REPO_ROOT / "policies.csv", Path.cwd() / "policies.csv"):
-        if candidate.exists():
-            return candidate
-    return REPO_ROOT / "policies.csv"
 
 
 #: The request limits, each read from ``WANGGE_<NAME>`` (``WANGGE_MAX_TOKENS``, ...).
@@ -76,7 +65,7 @@ class Settings:
     database_url: str
     production: bool = False
     secret: str = ""
-    policies_path: Path = field(default_factory=_policies_path)
+    policies_path: Path = field(default_factory=default_policies_path)  # the one rule for finding policies.csv
     max_page_size: int = 100
     default_page_size: int = 20
     access_token_minutes: int = 15

@@ -103,7 +103,7 @@ def add_user(sync_session, username: str, role: str | None = None, area_code: st
     The password hash is borrowed from a demo user, which saves an Argon2 round.
     """
     from db.accounts import AreaGrant, User
-    from db.seed_users import create_user
+    from authz.users import create_user
 
     demo_hash = sync_session.scalars(select(User.password_hash).where(User.username == "grid_worker")).one()
     user = create_user(sync_session, username, username, DEMO_PASSWORD, allow_short=True, password_hash=demo_hash)

@@ -95,7 +95,7 @@ def build_database(url: str, *, seed: bool = True) -> None:
         with Session(engine) as session:
             seed_demo(session)
             try:
-                from db.seed_users import seed_demo_users
+                from authz.users import seed_demo_users
             except ImportError:  # users arrive with the authorisation layer
                 pass
             else:

@@ -168,7 +168,7 @@ def test_seed_demo_users_have_argon2_hashes_and_the_expected_grants(seeded_url):
 
 def test_seed_demo_users_is_idempotent_and_uses_now(tmp_path):
     from db.engine import make_sync_engine
-    from db.seed_users import seed_demo_users
+    from authz.users import seed_demo_users
 
     url = f"sqlite:///{tmp_path / 'n.db'}"
     prepare_database(url, seed=False)
@@ -297,7 +297,7 @@ def test_create_user_on_an_unmigrated_database(capsys, tmp_path, monkeypatch):
 def test_create_user_validation_without_the_cli(seeded_url):
     from db.engine import make_sync_engine
     from db.errors import InvalidField
-    from db.seed_users import create_user, role_names
+    from authz.users import create_user, role_names
 
     assert set(role_names()) == {"admin", "analyst", "officer", "staff", "grid_worker", "supervisor"}
     engine = make_sync_engine(seeded_url)

@@ -99,7 +99,7 @@ def plan(session, name: str, grid: str, other_grid: str, index: int) -> tuple[di
 
 def add_split_user(session) -> None:
     """Reads (masked) all of GRID's community as an officer, writes only GRID as its grid worker."""
-    from db.seed_users import create_user
+    from authz.users import create_user
 
     now = datetime.now(timezone.utc)
     user = create_user(session, "split_user", "网格员兼社区督导", "split-password", "grid_worker", GRID,

@@ -493,7 +493,7 @@ def test_grid_worker_edits_own_grid_not_the_neighbours(api, sync_session):
 @pytest.fixture
 def split_user(api, sync_session):
     """Reads (masked) the whole community as an officer, but writes only in GRID as its grid worker."""
-    from db.seed_users import create_user
+    from authz.users import create_user
 
     now = datetime.now(timezone.utc)
     user = create_user(sync_session, "split_user", "网格员兼社区督导", "split-password", "grid_worker", GRID,

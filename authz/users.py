@@ -1,9 +1,12 @@
-"""Creating user accounts: the checked path the CLI uses, and the demo users.
+"""Creating user accounts: the checked path the CLI and the API use, and the demo users.
 
-``create_user`` is the one place an account is made outside the API (the first province
-admin on a new installation is made with ``wangge create-user``). It checks everything a
-wrong command line could get wrong and raises ``InvalidField`` naming the input, so the
-CLI can print ``error: <field>: <reason>``.
+``create_user`` is the one place an account is made (the first province admin on a new
+installation is made with ``wangge create-user``; ``createUser`` calls it after the
+delegation rules). It checks everything a wrong command line could get wrong and raises
+``InvalidField`` naming the input, so the CLI can print ``error: <field>: <reason>``.
+
+Here, not in ``db``: a role is checked against the policy file and a password hashed,
+both ``authz``'s, and ``db`` depends on neither.
 
 ``seed_demo_users`` gives the demo tree one user per role at the level that role is meant
 for, plus a temporary 包保 team member whose grant expires in 14 days.
@@ -19,6 +22,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from authz.enforcer import default_policies_path
+from authz.passwords import hash_password
 from db.accounts import AreaGrant, User
 from db.area import Area
 from db.base import aware
@@ -52,15 +57,9 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 )
 
 
-def _default_policies_path() -> Path:
-    from server.settings import _policies_path  # same file the server loads
-
-    return _policies_path()
-
-
 def role_names(policies_path: Path | str | None = None) -> list[str]:
     """The roles named in the policy file (``p, role, resource, action`` lines), in file order."""
-    path = Path(policies_path) if policies_path is not None else _default_policies_path()
+    path = Path(policies_path) if policies_path is not None else default_policies_path()  # the server's file
     roles: dict[str, None] = {}
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].strip()
@@ -94,8 +93,6 @@ def create_user(
     given, is the hash of ``password`` made beforehand (the API hashes off the event loop);
     ``password`` is still checked.
     """
-    from authz.passwords import hash_password
-
     now = aware(now) if now is not None else datetime.now(timezone.utc)
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         raise InvalidField(
