@@ -1,28 +1,8 @@
-"""The GraphQL root types (``schema.graphql`` at the repo root is the exported SDL).
+"""GraphQL types, one module per domain, and the kit they are built with.
 
-Each domain contributes its own root types; they are merged here, so adding a domain is
-one line in each list. The executable schema (its extensions: error codes, limits, the
-audit of clear reads) is assembled in the server layer, ``server.graphql_schema``: the
-types do not depend on how they are served.
+Importing the package imports no domain: the kit (``schema.extend``, ``schema.paging``,
+``schema.mutations``, ``schema.personal``) can be used by a domain module before the
+shared types are assembled. ``schema.root`` imports the domains and assembles the root
+types; the executable schema (its extensions) is built in the server layer,
+``server.graphql_schema``. ``schema.graphql`` at the repo root is the exported SDL.
 """
-
-from __future__ import annotations
-
-from strawberry.tools import merge_types
-
-# Domains first: they add fields to the shared types (``schema.extend``), which are
-# assembled when ``schema.query`` imports them.
-from schema.account import AccountMutation, AccountQuery
-from schema.audit import AuditQuery, PolicyMutation
-from schema.auth import AuthMutation
-from schema.registry_lookup import RegistryLookupMutation
-from schema.registry_mutations import RegistryMutation
-from schema.query import Query as RegistryQuery  # noqa: I001 - after the domains, see above
-
-QUERY_TYPES: list[type] = [RegistryQuery]
-QUERY_TYPES += [AccountQuery, AuditQuery]
-MUTATION_TYPES: list[type] = [RegistryMutation, RegistryLookupMutation]
-MUTATION_TYPES += [AuthMutation, AccountMutation, PolicyMutation]
-
-Query = merge_types("Query", tuple(QUERY_TYPES))
-Mutation = merge_types("Mutation", tuple(MUTATION_TYPES)) if MUTATION_TYPES else None

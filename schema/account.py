@@ -22,10 +22,11 @@ from resolvers import account as accounts
 from resolvers import account_admin as admin
 from resolvers import auth
 from resolvers.global_ids import decode_id
+from resolvers.pagination import encode_cursor
 from schema.connection import Connection, Edge, page_info_of
+from schema.extend import fields_of
 from schema.mutations import Result, mutation
 from schema.paging import page_args
-from resolvers.pagination import encode_cursor
 
 
 @strawberry.type(description="One thing a role allows in an area and everything below it: `action` on `resource`.")
@@ -124,6 +125,7 @@ class Viewer:
                    permissions=[Permission(area_code=a, resource=r, action=act) for a, r, act in data.permissions])
 
 
+@fields_of("Query")
 @strawberry.type
 class AccountQuery:
     @strawberry.field(description="The logged-in user; null when the request carries no token.")
@@ -172,6 +174,7 @@ USER = Result("user", UserType, "the account", field_description="The account; n
 OPTIONAL = {"valid_from": None, "valid_until": None}
 
 
+@fields_of("Mutation")
 @strawberry.type
 class AccountMutation:
     create_user = mutation(

@@ -10,11 +10,12 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db.audit import AuditEvent
+from db.base import aware
 from db.errors import InvalidField
 from resolvers import audit as audit_log
-from db.base import aware
 from resolvers.policy import reload_policies
 from schema.connection import Connection, Edge, page_info_of
+from schema.extend import fields_of
 from schema.mutations import Result, mutation
 
 
@@ -40,6 +41,7 @@ class AuditEventType:
                    resource=e.resource, record_ids=audit_log.record_keys(e), area_code=e.area_code, row=e)
 
 
+@fields_of("Query")
 @strawberry.type
 class AuditQuery:
     @strawberry.field(description="Audit events of the areas where you may read the audit trail, newest first. Events filed under no area (failed logins of unknown names, policy reloads) only for readers covering a whole province.")
@@ -61,6 +63,7 @@ def _reloaded(field: str):
     return lambda _info, done: getattr(done, field)
 
 
+@fields_of("Mutation")
 @strawberry.type
 class PolicyMutation:
     reload_policies = mutation(

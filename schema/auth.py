@@ -13,6 +13,7 @@ import strawberry
 
 from resolvers import auth
 from schema.account import Viewer
+from schema.extend import fields_of
 from schema.mutations import Result, mutation
 
 
@@ -32,6 +33,7 @@ TOKENS = (
 AUTH_PAYLOAD = "New tokens, or why there are none."
 
 
+@fields_of("Mutation")
 @strawberry.type
 class AuthMutation:
     login = mutation(auth.login, "Log in. Repeated wrong passwords lock the account for a while; the error never says "

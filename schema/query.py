@@ -1,4 +1,8 @@
-"""The root Query: entry points into the tree; everything else is reached by walking it."""
+"""The core of the root Query: entry points into the tree; everything else is reached by walking it.
+
+Domains add their own root fields (``schema.extend.fields_of("Query")``); ``schema.root``
+assembles them.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from schema.scalars import AreaLevel
 
 
 @strawberry.type
-class Query:
+class AreaQuery:
     node: relay.Node | None = relay.node(
         description="Any object by its global ID; null if it does not exist or is outside your area.",
         extensions=[ValidNodeIds()])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.registry_lookup import lookup_resident
+from schema.extend import fields_of
 from schema.mutations import Result, mutation
 from schema.registry import ResidentType
 
@@ -22,6 +23,7 @@ def _resident(info, answer):
     return ResidentType.from_row(answer.resident) if answer.resident else None
 
 
+@fields_of("Mutation")
 @strawberry.type
 class RegistryLookupMutation:
     lookup_resident = mutation(

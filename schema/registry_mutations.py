@@ -24,6 +24,7 @@ from strawberry import UNSET
 from db.registry import HouseholdKind, PopulationKind, ResidentStatus
 from resolvers import housing_mutations as places
 from resolvers import registry_mutations as people
+from schema.extend import fields_of
 from schema.mutations import Result, mutation
 from schema.registry import BuildingType, HouseholdType, ResidentType
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum
@@ -133,6 +134,7 @@ def _registry(operation, description: str, input_type: type, result: Result):
 BUILDING, HOUSEHOLD, RESIDENT = "building", "household", "resident"
 
 
+@fields_of("Mutation")
 @strawberry.type
 class RegistryMutation:
     create_building = _registry(places.create_building, "Register a building in a grid.", CreateBuildingInput,

@@ -14,7 +14,7 @@ from strawberry.extensions import AddValidationRules
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 
-from schema import Mutation, Query
+from schema.root import Mutation, Query
 from server.errors import ErrorCodes, client_code
 from server.lifecycle import AuditClearReads, RequireLogin
 from server.limits import RequestLimits
