@@ -3,7 +3,8 @@
 Personal fields (names, ID numbers, phones, exact addresses) are the columns declared
 personal in ``db.registry``, exposed through ``schema.personal.personal_field``: in clear
 only where the viewer holds ``read_pii`` on the record's area, masked otherwise, and every
-clear value shown is noted for the audit trail.
+clear value shown is noted for the audit trail. Workflows add fields to these types (a
+resident's timeline, a household's visits) with ``schema.extend.fields_of``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from db.registry import PopulationKind, ResidentStatus
 from db.validators import parse_db_id
 from resolvers import registry as listings
 from resolvers.filters import ResidentFilter
-from schema.extend import fields_of
+from schema.extend import fields_of, mixins
 from schema.paging import listing_field
 from schema.personal import personal_field
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum, ResidentStatusEnum
@@ -52,7 +53,7 @@ async def grid_of(info, area_code: str):
 
 
 @strawberry.type(name="Building", description="A building (楼栋) in a grid.")
-class BuildingType(relay.Node):
+class BuildingType(*mixins("Building"), relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Building]
     name: str = strawberry.field(description="Name as posted on the building, e.g. 3号楼.")
@@ -81,7 +82,7 @@ class BuildingType(relay.Node):
 
 
 @strawberry.type(name="Household", description="A household (户): the people living at one address.")
-class HouseholdType(relay.Node):
+class HouseholdType(*mixins("Household"), relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Household]
     kind: HouseholdKindEnum = strawberry.field(description="Owner-occupied (自住), rented (租住) or collective (集体户).")
@@ -124,7 +125,7 @@ class HouseholdType(relay.Node):
 
 
 @strawberry.type(name="Resident", description="A person (人) registered in a household.")
-class ResidentType(relay.Node):
+class ResidentType(*mixins("Resident"), relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Resident]
     gender: GenderEnum = strawberry.field(description="Gender (性别), as the ID number says.")

@@ -88,3 +88,22 @@ def test_request_code_opens_unscoped_sessions_only_through_the_named_helper():
             if re.search(r"\b(Async)?Session\(|sessionmaker\(", text):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_fields_declared_for_a_type_after_it_was_assembled_are_refused():
+    """A domain imported too late would silently lose its fields: it is an error instead."""
+    import strawberry
+
+    from schema.extend import fields_of
+    from server.graphql_schema import schema  # noqa: F401 - every shared type assembled
+
+    @strawberry.type
+    class LateFields:
+        late: int = 0
+
+    try:
+        fields_of("Resident")(LateFields)
+    except RuntimeError as exc:
+        assert "already assembled" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("fields declared for an assembled type were accepted")
