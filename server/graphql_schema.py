@@ -14,6 +14,7 @@ from strawberry.extensions import AddValidationRules
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 
+from schema.direct import install as install_direct
 from schema.root import Mutation, Query
 from server.errors import ErrorCodes, client_code
 from server.lifecycle import AuditClearReads, RequireLogin
@@ -45,3 +46,5 @@ schema = WanggeSchema(
     config=StrawberryConfig(sort_schema=True),
     extensions=[ErrorCodes, AuditClearReads, RequireLogin, RequestLimits, DEPTH_LIMIT],
 )
+#: Fields that take no arguments resolve without strawberry's per-call wrapper (schema.direct).
+DIRECT_FIELDS = install_direct(schema._schema)
