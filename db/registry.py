@@ -94,7 +94,7 @@ class Resident(Stamped, table=True):
 # -- counters (db.counters) ---------------------------------------------------------------
 # Removal is soft: moved-away and deceased residents stay in the registry but no longer count
 # as residents. Per-day counters count rows by the grid they are in now, so a move carries a
-# resident's registration day to the new grid (``resolvers.registry_mutations.move_resident``),
+# resident's registration day to the new grid (``resolvers.registry.people.move_resident``),
 # and an area's residents on a past day D read as its registrations up to D minus its removals
 # up to D (of the people it holds now).
 

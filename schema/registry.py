@@ -18,8 +18,8 @@ from strawberry import relay
 from db import registry as rows
 from db.registry import PopulationKind, ResidentStatus
 from db.validators import parse_db_id
-from resolvers import registry as listings
-from resolvers.filters import ResidentFilter
+from resolvers.registry import listings
+from resolvers.registry.filters import ResidentFilter
 from schema.extend import fields_of, mixins
 from schema.paging import listing_field
 from schema.personal import personal_field

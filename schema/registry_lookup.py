@@ -1,4 +1,4 @@
-"""GraphQL side of ``lookupResident`` (the rule and its reasons: ``resolvers.registry_lookup``).
+"""GraphQL side of ``lookupResident`` (the rule and its reasons: ``resolvers.registry.lookup``).
 
 A mutation, not a query: every call writes an audit row and uses up one of the caller's
 daily lookups, and mutations run one after another, so aliases cannot race the quota.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers.registry_lookup import lookup_resident
+from resolvers.registry.lookup import lookup_resident
 from schema.extend import fields_of
 from schema.mutations import Result, mutation
 from schema.registry import ResidentType

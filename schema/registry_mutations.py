@@ -10,7 +10,7 @@ through the read types of ``schema.registry``, so the usual masking applies to i
 
 Update inputs distinguish a field left out (unchanged) from an explicit ``null`` (cleared,
 for the fields that may be empty). What each mutation checks and in which order is
-documented in ``resolvers.registry_mutations``.
+documented in ``resolvers.registry.people``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import strawberry
 from strawberry import UNSET
 
 from db.registry import HouseholdKind, PopulationKind, ResidentStatus
-from resolvers import housing_mutations as places
-from resolvers import registry_mutations as people
+from resolvers.registry import people, places
 from schema.extend import fields_of
 from schema.mutations import Result, mutation
 from schema.registry import BuildingType, HouseholdType, ResidentType

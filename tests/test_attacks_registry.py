@@ -155,7 +155,7 @@ def test_masked_viewer_cannot_probe_by_name_or_number_prefix(api):
 def test_unstorable_or_huge_search_terms_are_bad_input(api, query, field, term):
     """Found: NUL failed on PostgreSQL (and cut SQLite's LIKE to "%": a clear viewer's
     "\\x00" matched everyone); a 100,000-character area search failed SQLite's LIKE. Both
-    were INTERNAL_SERVER_ERROR. Fixed in ``resolvers/filters.py`` and ``schema/query.py``."""
+    were INTERNAL_SERVER_ERROR. Fixed in ``resolvers/registry/filters.py`` and ``schema/query.py``."""
     body = api.query(query, {"s": term}, user="grid_worker")
     assert codes_of(body) == ["BAD_USER_INPUT"] and body["errors"][0]["extensions"]["field"] == field
 

@@ -1,7 +1,7 @@
 """``lookupResident``: finding one person by national ID number, as an audited, bounded act.
 
 Searches, filters, orderings and counts never match on personal values for a viewer who
-may not read them in clear (``resolvers.filters``): a masked ID such as
+may not read them in clear (``resolvers.registry.filters``): a masked ID such as
 ``230102********3278`` plus the visible age leaves about 34 valid numbers, and an exact-match
 search let an officer test all of them in one request. Yet an officer or supervisor
 sometimes has to find the one person a paper form names. This is that way, and it is

@@ -5,7 +5,7 @@ holds ``read_pii``; elsewhere it matches nothing, not even a full ID number or p
 exact match used to be allowed for masked readers, and it was an oracle: a masked ID
 (``230102********3278``) plus the visible age leaves about 34 valid numbers, and one
 request with 34 aliased ``totalCount`` searches told the real one (and so the birth date).
-Masked readers who must find one person use ``lookupResident`` (``resolvers.registry_lookup``):
+Masked readers who must find one person use ``lookupResident`` (``resolvers.registry.lookup``):
 audited, one answer, a daily quota.
 
 The other filters (status, population kind, age band) are on values every reader sees,
@@ -21,11 +21,11 @@ from datetime import date
 
 from sqlalchemy import and_, false, or_
 
+from authz.scope import Scope
 from db.errors import InvalidField
 from db.names import camel
 from db.registry import Resident
 from db.validators import has_unstorable_chars
-from authz.scope import Scope
 
 MAX_SEARCH = 50
 

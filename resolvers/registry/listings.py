@@ -8,8 +8,8 @@ registered before the district's (``bench/``: 50-76 ms became about 1 ms).
 from __future__ import annotations
 
 from db.registry import Building, Household, Resident
-from resolvers.filters import ResidentFilter
 from resolvers.listing import Listing, ListingQuery, register_listing
+from resolvers.registry.filters import ResidentFilter
 
 ORDER = ("area_code", "id")
 

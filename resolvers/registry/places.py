@@ -2,7 +2,7 @@
 
 They are commands (``resolvers.unit_of_work``) and follow its order (validate, load
 through the scope, authorise, check the version, write row + counters + audit); the
-registry's own rules are in ``resolvers.registry_mutations``.
+registry's own rules are in ``resolvers.registry.people``.
 """
 
 from __future__ import annotations
