@@ -1,4 +1,4 @@
-"""GraphQL types, one module per domain, and the kit they are built with.
+"""GraphQL types, one module or package per domain, and the kit they are built with.
 
 Importing the package imports no domain: the kit (``schema.extend``, ``schema.paging``,
 ``schema.mutations``, ``schema.personal``) can be used by a domain module before the

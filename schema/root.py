@@ -17,7 +17,7 @@ from strawberry.tools import merge_types
 from schema.extend import mixins
 
 #: Schema modules of the domains served, in import order.
-DOMAINS: tuple[str, ...] = ("account", "audit", "auth", "registry", "registry_lookup", "registry_mutations")
+DOMAINS: tuple[str, ...] = ("account", "audit", "auth", "registry.types", "registry.lookup", "registry.mutations")
 
 for _domain in DOMAINS:
     importlib.import_module(f"schema.{_domain}")

@@ -39,7 +39,7 @@ def codes_of(body: dict) -> list[str]:
 def test_masked_viewer_cannot_rebuild_a_household_address(api, user):
     """Found: unit and room were clear next to the building's address, so a masked viewer
     read "乡政社区1号楼" + "2单元" + "403" = the masked "乡政社区1号楼2单元403室".
-    Fixed in ``schema/registry.py``: unit and room are masked like the address."""
+    Fixed in ``schema/registry/types.py``: unit and room are masked like the address."""
     q = '{ area(code: "%s") { households(first: 5) { edges { node { address unit room building { address } } } } } }' % GRID
     clear = [e["node"] for e in api.data(q, user="grid_worker")["area"]["households"]["edges"]]
     masked = [e["node"] for e in api.data(q, user=user)["area"]["households"]["edges"]]

@@ -6,7 +6,7 @@ description states the rights it requires. Expected failures never come back as 
 errors: the codes are
 ``BAD_USER_INPUT`` (``field`` names the input), ``NOT_FOUND``, ``FORBIDDEN``, ``CONFLICT``
 (stale ``version``: reload and retry) and ``UNAUTHENTICATED``. The object is returned
-through the read types of ``schema.registry``, so the usual masking applies to it.
+through the read types of ``schema.registry.types``, so the usual masking applies to it.
 
 Update inputs distinguish a field left out (unchanged) from an explicit ``null`` (cleared,
 for the fields that may be empty). What each mutation checks and in which order is
@@ -25,7 +25,7 @@ from db.registry import HouseholdKind, PopulationKind, ResidentStatus
 from resolvers.registry import people, places
 from schema.extend import fields_of
 from schema.mutations import Result, mutation
-from schema.registry import BuildingType, HouseholdType, ResidentType
+from schema.registry.types import BuildingType, HouseholdType, ResidentType
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum
 
 VERSION = "The `version` you read; a stale one is refused with CONFLICT."

@@ -11,7 +11,7 @@ import strawberry
 from resolvers.registry.lookup import lookup_resident
 from schema.extend import fields_of
 from schema.mutations import Result, mutation
-from schema.registry import ResidentType
+from schema.registry.types import ResidentType
 
 
 @strawberry.input(description="The national ID number of the one person you look for.")
