@@ -50,7 +50,7 @@ from db.counters import Tally, apply, local_day
 from db.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound, Unauthenticated
 from db.registration import resource_of
 from resolvers.audit import event
-from resolvers.registry_validation import Checker, InputErrors
+from resolvers.validation import Checker, InputErrors
 
 
 @dataclass(frozen=True)

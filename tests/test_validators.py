@@ -389,7 +389,7 @@ def test_decode_id_is_one_rule_for_every_mutation(value, reason):
     from strawberry import UNSET
 
     from resolvers.global_ids import decode_id
-    from resolvers.registry_validation import Checker
+    from resolvers.validation import Checker
 
     checker = Checker()
     if reason is None:

@@ -22,15 +22,35 @@ Decisions the issue left open (docs/REGISTRY_WRITES.md has the full list):
 from __future__ import annotations
 
 from sqlalchemy import literal, select
+from strawberry import UNSET
 
 from db.errors import InvalidField
 from db.registry import Household, PopulationKind, Resident, ResidentStatus
 from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
+from resolvers.validation import Checker
 
 RESIDENT_FIELDS = ("area_code", "household_id", "name", "gender", "id_number", "birth_date", "phone",
                    "relation_to_head", "population_kind", "moved_in_on")
 ACTIVE = ResidentStatus.ACTIVE.value
 FLOATING = PopulationKind.FLOATING.value
+
+
+# -- the relation to the head of household ------------------------------------------
+
+#: Relation to the head of household (与户主关系), as the registry records it.
+RELATIONS = ("head", "spouse", "child", "parent", "other")
+
+
+def checked_relation(c: Checker, value, name: str = "relationToHead") -> str | None:
+    """``value`` as the registry stores it (one of ``RELATIONS``), the error recorded in ``c``."""
+    if value is UNSET:
+        return UNSET
+    if value is None:
+        return c.required(value, name)
+    rel = value.strip().lower()
+    if rel not in RELATIONS:
+        c.fail(name, f"must be one of {', '.join(RELATIONS)}")
+    return rel
 
 
 # -- the national ID number ---------------------------------------------------------
@@ -71,7 +91,7 @@ async def create_resident(w: UnitOfWork, inp) -> Resident:
     id_number = c.id_number(inp.id_number)
     gender, birth_date = c.identity(id_number, inp.gender, inp.birth_date)
     phone = c.phone(inp.phone)
-    relation = c.relation(inp.relation_to_head)
+    relation = checked_relation(c, inp.relation_to_head)
     c.not_future(inp.moved_in_on, "movedInOn")
     c.not_before(inp.moved_in_on, birth_date, "movedInOn", "birth date")
     c.done()
@@ -94,7 +114,7 @@ async def update_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
     resident_id = c.global_id(inp.id, "Resident", "id")
     changes = given(name=c.text(inp.name, "name", 50, required=True), id_number=c.id_number(inp.id_number),
-                     phone=c.phone(inp.phone), relation_to_head=c.relation(inp.relation_to_head),
+                     phone=c.phone(inp.phone), relation_to_head=checked_relation(c, inp.relation_to_head),
                      population_kind=c.required(enum_value(inp.population_kind), "populationKind"),
                      moved_in_on=inp.moved_in_on)
     c.not_future(inp.moved_in_on, "movedInOn")
@@ -128,7 +148,7 @@ async def move_resident(w: UnitOfWork, inp) -> Resident:
     c = w.checker()
     resident_id = c.global_id(inp.id, "Resident", "id")
     household_id = c.global_id(inp.household_id, "Household", "householdId")
-    relation = c.relation(inp.relation_to_head)
+    relation = checked_relation(c, inp.relation_to_head)
     moved_in_on = inp.moved_in_on or w.today
     c.not_future(moved_in_on, "movedInOn")
     c.done()

@@ -1,4 +1,5 @@
-"""Checking what a registry mutation was given, before anything is read or written.
+"""Checking what a mutation was given, before anything is read or written (``w.checker()``
+of ``resolvers.unit_of_work``); every domain's commands use it, and it imports no domain.
 
 Every check names the input it concerns (camelCase, as the client sent it), and all
 independent problems of one request are reported together (``InputErrors``), so a form
@@ -21,9 +22,6 @@ from strawberry import UNSET
 from db.errors import DomainError, InvalidField
 from db.validators import has_unstorable_chars, id_birth_date, id_gender, validate_national_id, validate_phone
 from resolvers.global_ids import decode_id
-
-#: Relation to the head of household (与户主关系), as the registry records it.
-RELATIONS = ("head", "spouse", "child", "parent", "other")
 
 
 class InputErrors(DomainError):
@@ -92,16 +90,6 @@ class Checker:
             self.fail(name, "cannot be cleared")
         return value
 
-    def relation(self, value, name: str = "relationToHead") -> str | None:
-        if value is UNSET:
-            return UNSET
-        if value is None:
-            return self.required(value, name)
-        rel = value.strip().lower()
-        if rel not in RELATIONS:
-            self.fail(name, f"must be one of {', '.join(RELATIONS)}")
-        return rel
-
     def phone(self, value, name: str = "phone") -> str | None:
         if value is UNSET:
             return UNSET
@@ -147,4 +135,4 @@ class Checker:
         return want_gender, want_birth
 
 
-__all__ = ["Checker", "InputErrors", "RELATIONS"]
+__all__ = ["Checker", "InputErrors"]
