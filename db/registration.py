@@ -45,7 +45,7 @@ _TABLES: dict[type, PlaceBound] = {}
 #: Resources that are not tables with an area code, with what they govern. The enforcer
 #: accepts these in ``policies.csv`` besides the tables' resources.
 OTHER_RESOURCES: dict[str, str] = {
-    "user": "staff accounts; visible where the user holds a grant (resolvers.account.visible_users)",
+    "user": "staff accounts; visible where the user holds a grant (resolvers.accounts.users.visible_users)",
     "policy": "policies.csv itself (reloadPolicies)",
     "finding": "supervision findings (督查); rules kept for the supervision workflow",
 }

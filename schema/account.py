@@ -1,6 +1,6 @@
 """GraphQL of accounts: the viewer, users and grants, and the admin mutations on them.
 
-The rules (who sees which user, who may grant what) live in ``resolvers/account.py``;
+The rules (who sees which user, who may grant what) live in ``resolvers/accounts/users.py``;
 this module only shapes answers. Mutations answer a payload whose ``errors`` list carries
 expected failures (``BAD_USER_INPUT``, ``FORBIDDEN``, ``NOT_FOUND``, ``CONFLICT``); an
 anonymous caller gets a GraphQL error with ``extensions.code`` ``UNAUTHENTICATED``.
@@ -18,9 +18,8 @@ from strawberry import relay
 from db import accounts as rows
 from db.area import Area
 from db.base import aware, utcnow
-from resolvers import account as accounts
-from resolvers import account_admin as admin
-from resolvers import auth
+from resolvers.accounts import admin, auth
+from resolvers.accounts import users as accounts
 from resolvers.global_ids import decode_id
 from resolvers.pagination import encode_cursor
 from schema.connection import Connection, Edge, page_info_of

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers import auth
+from resolvers.accounts import auth
 from schema.account import Viewer
 from schema.extend import fields_of
 from schema.mutations import Result, mutation

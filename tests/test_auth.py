@@ -62,7 +62,7 @@ def test_login_gives_working_tokens_and_the_viewer(api, sync_session):
 
 
 def test_wrong_password_and_unknown_user_answer_alike(api, sync_session, monkeypatch):
-    import resolvers.auth as auth
+    import resolvers.accounts.auth as auth
 
     verified = []
     real = auth.verify_password

@@ -6,7 +6,7 @@ a token is made of, and admins read these rows. The ids are replaced by ``sessio
 ``replacesTag``: 12 hex digits of HMAC-SHA256 under a random key made for this migration
 and then forgotten, so the old rows of one login still link to each other but nothing
 leads back to a session. (Rows written from now on carry ``sessionHmac``, keyed with the
-server's secret: ``resolvers/auth.py``.)
+server's secret: ``resolvers/accounts/auth.py``.)
 
 The audit trail refuses UPDATE at the database; the scrub lifts that for its own
 statements only, inside the migration's transaction. There is no way back: downgrading

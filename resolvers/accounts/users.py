@@ -8,7 +8,7 @@ current or future grant at all, when their most recent grant (revoked or expired
 there: a user whose last grant was revoked stays with the admins of the area they left
 (who may reactivate them or grant them a role again), instead of vanishing for everyone.
 Grants themselves are place-bound and go through the gate (``grant read``). The changes
-admins make live in ``resolvers/account_admin.py``.
+admins make live in ``resolvers/accounts/admin.py``.
 """
 
 from __future__ import annotations

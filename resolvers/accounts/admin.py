@@ -12,10 +12,10 @@ of its role held there, ending no later than their own rights to make it)?
 - an account is deactivated (``user update``) or reactivated (``user reactivate``) only by
   someone who could have made every grant concerned: every current and future grant of
   the user; if there are none, every expired one and the user's most recent grant (the one
-  that keeps them visible, ``resolvers.account.visible_users``). So nobody switches off
+  that keeps them visible, ``resolvers.accounts.users.visible_users``). So nobody switches off
   someone who also works elsewhere, or someone whose term outlasts their own;
 - nobody grants to, revokes from, deactivates or reactivates themselves;
-- the target of a change must be visible to the admin (``resolvers.account.visible_users``);
+- the target of a change must be visible to the admin (``resolvers.accounts.users.visible_users``);
 - refusals name the input and a reason, never an area or a role the admin may not see.
 
 Each change is a command (``resolvers.unit_of_work``), written with its audit row in one
@@ -38,7 +38,7 @@ from db.area import Area
 from db.base import aware, utcnow
 from db.codes import validate_code
 from db.errors import Conflict, Forbidden, InvalidField, NotFound
-from resolvers.account import visible_users
+from resolvers.accounts.users import visible_users
 from resolvers.audit import common_area, utc
 from resolvers.unit_of_work import Requires, UnitOfWork, command
 
