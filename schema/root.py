@@ -16,8 +16,12 @@ from strawberry.tools import merge_types
 
 from schema.extend import mixins
 
-#: Schema modules of the domains served, in import order.
-DOMAINS: tuple[str, ...] = ("account", "audit", "auth", "registry.types", "registry.lookup", "registry.mutations")
+#: Schema modules of the domains served (under ``schema.``; a domain that is a package names
+#: its modules), in import order.
+DOMAINS: tuple[str, ...] = (
+    "accounts.types", "accounts.mutations", "audit", "accounts.auth",
+    "registry.types", "registry.lookup", "registry.mutations",
+)
 
 for _domain in DOMAINS:
     importlib.import_module(f"schema.{_domain}")

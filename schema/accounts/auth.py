@@ -12,7 +12,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers.accounts import auth
-from schema.account import Viewer
+from schema.accounts.types import Viewer
 from schema.extend import fields_of
 from schema.mutations import Result, mutation
 
