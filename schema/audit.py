@@ -1,5 +1,4 @@
-"""GraphQL of the audit trail (read only: nothing in the API edits or deletes it) and of
-reloading the policies, the one change to the authorisation rules the API offers."""
+"""GraphQL of the audit trail (read only: nothing in the API edits or deletes it)."""
 
 from __future__ import annotations
 
@@ -13,10 +12,8 @@ from db.audit import AuditEvent
 from db.base import aware
 from db.errors import InvalidField
 from resolvers import audit as audit_log
-from resolvers.policy import reload_policies
 from schema.connection import Connection, Edge, page_info_of
 from schema.extend import fields_of
-from schema.mutations import Result, mutation
 
 
 @strawberry.type(name="AuditEvent", description="Who did or saw what, when, where. Append-only.")
@@ -57,22 +54,3 @@ class AuditQuery:
         page = await audit_log.audit_page(ctx, flt, size, after)
         edges = [Edge(node=AuditEventType.from_row(e), cursor_of=partial(audit_log.cursor_of, e)) for e in page.rows]
         return Connection.ready(edges, page_info_of(edges, page.has_next, after is not None), page.count)
-
-
-def _reloaded(field: str):
-    return lambda _info, done: getattr(done, field)
-
-
-@fields_of("Mutation")
-@strawberry.type
-class PolicyMutation:
-    reload_policies = mutation(
-        reload_policies, "Re-read policies.csv. A file that does not load leaves the running policies in force and is "
-        "reported (code INVALID_POLICY).",
-        results=(Result("version", int, "the policy version now in force", convert=_reloaded("version"),
-                        field_description="The policy version now in force; other server processes switch on their next request."),
-                 Result("fingerprint", str, "its fingerprint", convert=_reloaded("fingerprint"),
-                        field_description="SHA-256 of the policy file loaded."),
-                 Result("rule_count", int, "its rule count", convert=_reloaded("rule_count"),
-                        field_description="Number of `p` rules loaded.")),
-        payload_description="The policy version now in force, or why the running policies were kept.")

@@ -19,7 +19,7 @@ from schema.extend import mixins
 #: Schema modules of the domains served (under ``schema.``; a domain that is a package names
 #: its modules), in import order.
 DOMAINS: tuple[str, ...] = (
-    "accounts.types", "accounts.mutations", "audit", "accounts.auth",
+    "accounts.types", "accounts.mutations", "audit", "policy", "accounts.auth",
     "registry.types", "registry.lookup", "registry.mutations",
 )
 
