@@ -1,7 +1,7 @@
 """The counter kit (``db.counters``): declared once, moved in the writer's transaction, recounted.
 
 Every test here runs on SQLite and PostgreSQL. The registry's own counters are checked
-after real mutations in ``tests/test_registry_mutations.py``; these tests check the kit
+after real mutations in ``tests/registry/test_registry_mutations.py``; these tests check the kit
 itself: declarations, refusals, the per-day counters and their recount.
 """
 

@@ -9,7 +9,7 @@ Masked readers who must find one person use ``lookupResident`` (``resolvers.regi
 audited, one answer, a daily quota.
 
 The other filters (status, population kind, age band) are on values every reader sees,
-so their answers are the same whatever the hidden parts hold (``tests/test_masking_noninterference.py``).
+so their answers are the same whatever the hidden parts hold (``tests/registry/test_masking_noninterference.py``).
 The age band is cut on ``birth_date`` exactly as ``Resident.age`` is computed, so it tells
 nothing finer than the visible age.
 """

@@ -15,7 +15,7 @@ import pytest
 
 from db.registry import Household, Resident
 from db.stats import GridStats
-from tests.registry_support import GRID, NEIGHBOUR, first_building, first_household, first_resident, gid, mutate, rows
+from registry_support import GRID, NEIGHBOUR, first_building, first_household, first_resident, gid, mutate, rows
 
 COMMUNITY = GRID[:12]
 NODE = 'query($id: ID!) { node(id: $id) { id } }'
