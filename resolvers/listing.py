@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Hashable, Iterable
 
+#: Longest free-text search a listing filter accepts (a longer LIKE pattern failed SQLite).
+MAX_SEARCH = 50
+
 
 @dataclass(frozen=True)
 class ListingQuery:

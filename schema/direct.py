@@ -53,3 +53,28 @@ def _calling(function: Callable[[Any, Any], Any]):
         return function(source, info.context)
 
     return resolve
+
+
+def row_field(column, graphql_type, description: str, *, convert: Callable[[Any], Any] | None = None):
+    """A field read from ``self.row`` (the table row a type wraps), resolved directly.
+
+    ``Model.column`` names what is read; ``convert`` (an enum class, say) turns a stored
+    value that is not None into what the field answers. Types used to copy every such
+    value into their own attributes when built (``from_row``), for every row of a page,
+    whether the query asked for it or not: 7% of the server's CPU on a page of 50.
+    """
+    name = column.key
+
+    def read(row):
+        value = getattr(row, name)
+        return convert(value) if convert is not None and value is not None else value
+
+    def resolve(self):
+        return read(self.row)
+
+    resolve.__annotations__ = {"return": graphql_type}
+    resolve.__name__ = name
+    direct(resolve, lambda source, _ctx: read(source.row))
+    import strawberry  # noqa: PLC0415 - the kit's only strawberry use; keeps the module light
+
+    return strawberry.field(resolver=resolve, description=description)

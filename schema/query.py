@@ -14,7 +14,7 @@ from db.errors import InvalidField
 from db.validators import has_unstorable_chars
 from resolvers import area as area_listings
 from resolvers.loaders import ListKey
-from resolvers.registry.filters import MAX_SEARCH
+from resolvers.listing import MAX_SEARCH
 from schema.area import AreaType
 from schema.connection import Connection
 from schema.node_ids import ValidNodeIds

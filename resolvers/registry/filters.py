@@ -26,8 +26,8 @@ from db.errors import InvalidField
 from db.names import camel
 from db.registry import Resident
 from db.validators import has_unstorable_chars
+from resolvers.listing import MAX_SEARCH
 
-MAX_SEARCH = 50
 
 
 @dataclass(frozen=True)

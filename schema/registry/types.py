@@ -10,7 +10,7 @@ resident's timeline, a household's visits) with ``schema.extend.fields_of``.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Iterable
+from typing import TYPE_CHECKING, Annotated, Iterable, Optional
 
 import strawberry
 from strawberry import relay
@@ -22,8 +22,11 @@ from resolvers.registry import listings
 from resolvers.registry.filters import ResidentFilter
 from schema.extend import fields_of, mixins
 from schema.paging import listing_field
+from schema.direct import row_field
 from schema.personal import personal_field
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum, ResidentStatusEnum
+
+VERSION = "Version for optimistic locking: send it back when updating."
 
 if TYPE_CHECKING:
     from schema.area import AreaType
@@ -56,20 +59,17 @@ async def grid_of(info, area_code: str):
 class BuildingType(*mixins("Building"), relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Building]
-    name: str = strawberry.field(description="Name as posted on the building, e.g. 3号楼.")
-    units: int = strawberry.field(description="Number of units/entrances (单元).")
-    floors: int | None = strawberry.field(description="Number of floors, if known.")
     area_code: str = strawberry.field(description="Code of the grid (网格) the building is in.")
+    name = row_field(rows.Building.name, str, "Name as posted on the building, e.g. 3号楼.")
+    units = row_field(rows.Building.units, int, "Number of units/entrances (单元).")
+    floors = row_field(rows.Building.floors, Optional[int], "Number of floors, if known.")
 
     @classmethod
     def from_row(cls, r: rows.Building) -> "BuildingType":
-        return cls(id=r.id, row=r, name=r.name, units=r.units, floors=r.floors, area_code=r.area_code)
+        return cls(id=r.id, row=r, area_code=r.area_code)
 
     address = personal_field(rows.Building.address, "Street address of the building; masked unless you may read personal data here.")
-
-    @strawberry.field(description="Version for optimistic locking: send it back when updating.")
-    def version(self) -> int:
-        return self.row.version
+    version = row_field(rows.Building.version, int, VERSION)
 
     @strawberry.field(description="The grid (网格) the building belongs to.")
     async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
@@ -85,12 +85,13 @@ class BuildingType(*mixins("Building"), relay.Node):
 class HouseholdType(*mixins("Household"), relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Household]
-    kind: HouseholdKindEnum = strawberry.field(description="Owner-occupied (自住), rented (租住) or collective (集体户).")
     area_code: str = strawberry.field(description="Code of the grid (网格) the household is in.")
+    kind = row_field(rows.Household.kind, HouseholdKindEnum, "Owner-occupied (自住), rented (租住) or collective (集体户).",
+                     convert=rows.HouseholdKind)
 
     @classmethod
     def from_row(cls, r: rows.Household) -> "HouseholdType":
-        return cls(id=r.id, row=r, kind=rows.HouseholdKind(r.kind), area_code=r.area_code)
+        return cls(id=r.id, row=r, area_code=r.area_code)
 
     # Unit and room are part of the exact address: shown in clear next to the building's
     # address ("乡政社区1号楼" + "2单元" + "403"), they rebuilt the masked ``address``
@@ -98,10 +99,7 @@ class HouseholdType(*mixins("Household"), relay.Node):
     unit = personal_field(rows.Household.unit, "Unit/entrance (单元).")
     room = personal_field(rows.Household.room, "Room number (室), e.g. 301.")
     address = personal_field(rows.Household.address, "Exact address; masked unless you may read personal data here.")
-
-    @strawberry.field(description="Version for optimistic locking: send it back when updating.")
-    def version(self) -> int:
-        return self.row.version
+    version = row_field(rows.Household.version, int, VERSION)
 
     @strawberry.field(description="The building (楼栋), if the household is in one.")
     async def building(self, info: strawberry.Info) -> BuildingType | None:
@@ -128,21 +126,20 @@ class HouseholdType(*mixins("Household"), relay.Node):
 class ResidentType(*mixins("Resident"), relay.Node):
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Resident]
-    gender: GenderEnum = strawberry.field(description="Gender (性别), as the ID number says.")
     area_code: str = strawberry.field(description="Code of the grid (网格) the person lives in.")
-    relation_to_head: str = strawberry.field(description="Relation to the head of household (与户主关系): head, spouse, child, parent, other.")
-    population_kind: PopulationKindEnum = strawberry.field(description="Registered (户籍人口) or floating (流动人口) population.")
-    status: ResidentStatusEnum = strawberry.field(description="Living here, moved away (迁出) or deceased (死亡).")
-    moved_in_on: date | None = strawberry.field(description="Date the person moved in.")
-    removed_on: date | None = strawberry.field(description="Date the person moved away or died, if they did.")
+    gender = row_field(rows.Resident.gender, GenderEnum, "Gender (性别), as the ID number says.", convert=rows.Gender)
+    relation_to_head = row_field(rows.Resident.relation_to_head, str,
+                                 "Relation to the head of household (与户主关系): head, spouse, child, parent, other.")
+    population_kind = row_field(rows.Resident.population_kind, PopulationKindEnum,
+                                "Registered (户籍人口) or floating (流动人口) population.", convert=rows.PopulationKind)
+    status = row_field(rows.Resident.status, ResidentStatusEnum, "Living here, moved away (迁出) or deceased (死亡).",
+                       convert=rows.ResidentStatus)
+    moved_in_on = row_field(rows.Resident.moved_in_on, Optional[date], "Date the person moved in.")
+    removed_on = row_field(rows.Resident.removed_on, Optional[date], "Date the person moved away or died, if they did.")
 
     @classmethod
     def from_row(cls, r: rows.Resident) -> "ResidentType":
-        return cls(
-            id=r.id, row=r, gender=rows.Gender(r.gender), area_code=r.area_code, relation_to_head=r.relation_to_head,
-            population_kind=rows.PopulationKind(r.population_kind), status=rows.ResidentStatus(r.status),
-            moved_in_on=r.moved_in_on, removed_on=r.removed_on,
-        )
+        return cls(id=r.id, row=r, area_code=r.area_code)
 
     removed_reason = personal_field(rows.Resident.removed_reason, "Why the person was removed from the registry, if they were (free text: masked unless you may read personal data here).")
 
@@ -159,9 +156,7 @@ class ResidentType(*mixins("Resident"), relay.Node):
         today, b = date.today(), self.row.birth_date
         return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
 
-    @strawberry.field(description="Version for optimistic locking: send it back when updating.")
-    def version(self) -> int:
-        return self.row.version
+    version = row_field(rows.Resident.version, int, VERSION)
 
     @strawberry.field(description="The household (户) the person belongs to.")
     async def household(self, info: strawberry.Info) -> HouseholdType | None:
