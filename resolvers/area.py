@@ -22,5 +22,7 @@ def _areas(q: ListingQuery):
     return conds
 
 
-CHILDREN = register_listing(Listing("children", Area, ("code",), under_area=False, where=_children))
-AREAS = register_listing(Listing("areas", Area, ("code",), under_area=False, where=_areas))
+# ORM rows: an area's ``area_code`` (what the masking of the grid worker's contact reads) is
+# a property of the class, not a column.
+CHILDREN = register_listing(Listing("children", Area, ("code",), under_area=False, where=_children, plain_rows=False))
+AREAS = register_listing(Listing("areas", Area, ("code",), under_area=False, where=_areas, plain_rows=False))

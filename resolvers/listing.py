@@ -40,6 +40,9 @@ class Listing:
     under_area: bool = True
     #: Extra conditions for one query (filters, a parent that is not an area...).
     where: Callable[[ListingQuery], Iterable] | None = None
+    #: A single page comes back as plain rows, not ORM objects (``resolvers.pagination``):
+    #: the listed type must read nothing but columns from its row.
+    plain_rows: bool = True
 
 
 _LISTINGS: dict[str, Listing] = {}

@@ -142,7 +142,8 @@ class Loaders:
         out: list[Any] = [None] * len(keys)
         for (kind, _filters, args), idxs in groups.items():
             listing = listing_named(kind)
-            pages = await fetch_pages(self.ctx.run, listing.model, listing.order, [self.base(keys[i][0]) for i in idxs], args)
+            pages = await fetch_pages(self.ctx.run, listing.model, listing.order, [self.base(keys[i][0]) for i in idxs],
+                                      args, read_only=listing.plain_rows)
             for i, page in zip(idxs, pages):
                 out[i] = page
         return out

@@ -14,12 +14,13 @@ import typing
 from datetime import datetime, timezone
 
 import pytest
+from conftest import global_id
 from sqlalchemy import func, select
+from strawberry.relay import from_base64
 
 from authz.enforcer import load_enforcer
 from authz.grants import ActiveGrant, use_grants
 from authz.principal import active_grants_stmt, subject_of
-from conftest import global_id
 from db.accounts import User
 from db.registration import declared
 
@@ -125,3 +126,6 @@ def test_a_listing_counts_exactly_the_rows_casbin_allows(api, sync_session, owne
         assert area is not None, user
         assert area[field]["totalCount"] == expected, (user, field)
         assert len(area[field]["edges"]) == min(5, expected)
+        ids = [int(from_base64(e["node"]["id"])[1]) for e in area[field]["edges"]]
+        shown = sync_session.execute(select(model.area_code).where(model.id.in_(ids))).scalars().all()
+        assert len(shown) == len(ids) and all(allowed(a, resource) for a in shown), (user, field)
