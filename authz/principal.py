@@ -71,19 +71,26 @@ async def authenticate(session: AsyncSession, authorization: str | None, secret:
     rows = (await session.execute(_login_statement(also), params)).all()
     if not rows:
         raise Unauthenticated("invalid or expired token")
-    user, login, _, extra = rows[0]
-    if not user.is_active or login.revoked_at is not None or aware(login.expires_at) <= now:
+    first = rows[0]
+    user = first.User
+    if not user.is_active or first.revoked_at is not None or aware(first.expires_at) <= now:
         raise Unauthenticated("invalid or expired token")
-    grants = tuple(ActiveGrant(g.role, g.area_code, aware(g.valid_until)) for _, _, g, _ in rows if g is not None)
-    return Principal(user, login.id, grants), extra
+    grants = tuple(ActiveGrant(r.role, r.area_code, aware(r.valid_until)) for r in rows if r.role is not None)
+    return Principal(user, first.login_id, grants), first.also
 
 
 @functools.cache
 def _login_statement(also: ColumnElement | None):
-    """The one statement of ``authenticate``, built once (with bound parameters), not per request."""
+    """The one statement of ``authenticate``, built once (with bound parameters), not per request.
+
+    The login session and the grants come back as columns, not ORM objects: only a few of
+    their values are read, once, and building the objects was a tenth of authenticating.
+    """
     now = bindparam("now")  # typed by the columns it is compared with
     return (
-        select(User, LoginSession, AreaGrant, also if also is not None else null())
+        select(User, LoginSession.id.label("login_id"), LoginSession.revoked_at, LoginSession.expires_at,
+               AreaGrant.role, AreaGrant.area_code, AreaGrant.valid_until,
+               (also if also is not None else null()).label("also"))
         .join(LoginSession, LoginSession.user_id == User.id)
         .outerjoin(AreaGrant, and_(AreaGrant.user_id == User.id, *active_at(now)))
         .where(User.id == bindparam("user_id"), LoginSession.id == bindparam("session_id"))
