@@ -75,12 +75,14 @@ async def post_notice(w: UnitOfWork, inp) -> Notice:
 
 from schema.extend import fields_of  # noqa: E402
 from schema.mutations import Result, mutation  # noqa: E402
+from schema.nodes import RowNode  # noqa: E402
 from schema.paging import listing_field  # noqa: E402
 from schema.personal import personal_field  # noqa: E402
 
 
 @strawberry.type(name="Notice", description="A notice on a grid's board.")
-class NoticeType(relay.Node):
+class NoticeType(RowNode):
+    row_model = Notice
     id: relay.NodeID[int]
     row: strawberry.Private[Notice]
     title: str
@@ -91,10 +93,6 @@ class NoticeType(relay.Node):
     def from_row(cls, r: Notice) -> "NoticeType":
         return cls(id=r.id, row=r, title=r.title, area_code=r.area_code)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await info.context.loaders.of(Notice).load_many([int(i) for i in node_ids])
-        return [cls.from_row(r) if r else None for r in found]
 
 
 @fields_of("Area")

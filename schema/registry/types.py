@@ -10,17 +10,17 @@ resident's timeline, a household's visits) with ``schema.extend.fields_of``.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Iterable, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import strawberry
 from strawberry import relay
 
 from db import registry as rows
 from db.registry import PopulationKind, ResidentStatus
-from db.validators import parse_db_id
 from resolvers.registry import listings
 from resolvers.registry.filters import ResidentFilter
 from schema.extend import fields_of, mixins
+from schema.nodes import RowNode
 from schema.paging import listing_field
 from schema.direct import row_field
 from schema.personal import personal_field
@@ -32,21 +32,6 @@ if TYPE_CHECKING:
     from schema.area import AreaType
 
 
-async def _load_many(info, model, node_ids: Iterable[str], required: bool):
-    """Rows for the node ids of ``node(id:)``/``nodes(ids:)``; None where there is none.
-
-    An id that cannot be a database id (``Resident:abc``, ``Resident:99999999999999999999``)
-    answers None like a missing row, instead of reaching ``int()`` or the driver and
-    coming back as INTERNAL_SERVER_ERROR.
-    """
-    node_ids = list(node_ids)
-    info.context.charge(len(node_ids))  # nodes(ids:) counts against the query's budget
-    loader = info.context.loaders.of(model)
-    ids = [parse_db_id(i) for i in node_ids]
-    found = iter(await loader.load_many([i for i in ids if i is not None]))
-    return [None if i is None else next(found) for i in ids]
-
-
 async def grid_of(info, area_code: str):
     """The grid (an ``Area``) a registry record belongs to, through the request's loader."""
     from schema.area import AreaType
@@ -56,7 +41,8 @@ async def grid_of(info, area_code: str):
 
 
 @strawberry.type(name="Building", description="A building (楼栋) in a grid.")
-class BuildingType(*mixins("Building"), relay.Node):
+class BuildingType(*mixins("Building"), RowNode):
+    row_model = rows.Building
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Building]
     area_code: str = strawberry.field(description="Code of the grid (网格) the building is in.")
@@ -75,14 +61,10 @@ class BuildingType(*mixins("Building"), relay.Node):
     async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
         return await grid_of(info, self.area_code)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, rows.Building, node_ids, required)
-        return [cls.from_row(r) if r else None for r in found]
-
 
 @strawberry.type(name="Household", description="A household (户): the people living at one address.")
-class HouseholdType(*mixins("Household"), relay.Node):
+class HouseholdType(*mixins("Household"), RowNode):
+    row_model = rows.Household
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Household]
     area_code: str = strawberry.field(description="Code of the grid (网格) the household is in.")
@@ -116,14 +98,10 @@ class HouseholdType(*mixins("Household"), relay.Node):
     async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
         return await grid_of(info, self.area_code)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, rows.Household, node_ids, required)
-        return [cls.from_row(r) if r else None for r in found]
-
 
 @strawberry.type(name="Resident", description="A person (人) registered in a household.")
-class ResidentType(*mixins("Resident"), relay.Node):
+class ResidentType(*mixins("Resident"), RowNode):
+    row_model = rows.Resident
     id: relay.NodeID[int]
     row: strawberry.Private[rows.Resident]
     area_code: str = strawberry.field(description="Code of the grid (网格) the person lives in.")
@@ -166,11 +144,6 @@ class ResidentType(*mixins("Resident"), relay.Node):
     @strawberry.field(description="The grid (网格) the person lives in.")
     async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
         return await grid_of(info, self.area_code)
-
-    @classmethod
-    async def resolve_nodes(cls, *, info, node_ids, required=False):
-        found = await _load_many(info, rows.Resident, node_ids, required)
-        return [cls.from_row(r) if r else None for r in found]
 
 
 @strawberry.type(description="Counts for an area, summed from its grids' counters (汇总).")
