@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.area import Area
@@ -60,6 +61,7 @@ class SeedReport:
     buildings: int = 0
     households: int = 0
     residents: int = 0
+    key_persons: int = 0
     skipped: bool = False
     users: list[str] = field(default_factory=list)
 
@@ -71,6 +73,7 @@ class SeedReport:
             f"buildings: {self.buildings}",
             f"households: {self.households}",
             f"residents: {self.residents}",
+            f"key persons: {self.key_persons}",
         ]
 
 
@@ -117,8 +120,43 @@ def seed_demo(session: Session, *, households_per_grid: int = 20, today: date = 
                             _count(report, "grid")
                             _seed_grid(session, rng, grid, dcode, households_per_grid, today, report, used_ids)
     session.flush()
+    report.key_persons = _seed_key_persons(session, random.Random(SEED + 1), today)
     recount(session, fix=True)  # every declared counter, totals and per day, from the rows just written
     return report
+
+
+def _seed_key_persons(session: Session, rng: random.Random, today: date) -> int:
+    """The key-person ledger: each grid's eldest resident (living alone), and about 2% of the
+    others with categories that fit their age; a helper and notes for most. Its own random
+    stream, so the registry above stays as it was."""
+    from db.key_person import KeyPerson, KeyPersonCategory as C, stored_categories
+
+    residents = session.scalars(select(Resident).order_by(Resident.area_code, Resident.id)).all()
+    eldest: dict[str, Resident] = {}
+    for r in residents:
+        if r.area_code not in eldest or r.birth_date < eldest[r.area_code].birth_date:
+            eldest[r.area_code] = r
+    chosen = {r.id: [C.ELDERLY_ALONE] for r in eldest.values()}
+    for r in residents:
+        if r.id in chosen or rng.random() >= 0.02:
+            continue
+        age = (today - r.birth_date).days // 365
+        fitting = ([C.CHILD_IN_DIFFICULTY] if age < 14 else []) + ([C.PREGNANT] if r.gender == "female" and 20 <= age <= 40 else []) \
+            + ([C.CHRONIC_ILLNESS, C.LIMITED_MOBILITY] if age >= 60 else []) + [C.HARDSHIP, C.DISABILITY]
+        chosen[r.id] = rng.sample(fitting, k=min(len(fitting), rng.choice([1, 1, 2])))
+    by_id = {r.id: r for r in residents}
+    helpers = ["王秀兰", "李建华", "张志强", "刘桂英", "陈国栋", "赵丽娟"]
+    for resident_id, categories in chosen.items():
+        r = by_id[resident_id]
+        helped = rng.random() < 0.8
+        session.add(KeyPerson(
+            area_code=r.area_code, resident_id=r.id, categories=stored_categories(categories),
+            helper_name=rng.choice(helpers) if helped else None,
+            helper_phone=f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}" if helped else None,
+            since=today - timedelta(days=rng.randint(10, 400)),
+            notes="每日电话问候，代购生活物资" if rng.random() < 0.6 else None))
+    session.flush()
+    return len(chosen)
 
 
 def _seed_grid(session: Session, rng: random.Random, grid: Area, region: str, n_households: int,

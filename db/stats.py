@@ -30,6 +30,15 @@ class GridStats(SQLModel, table=True):
     households: int = Field(default=0, nullable=False)
     residents: int = Field(default=0, nullable=False)
     floating_residents: int = Field(default=0, nullable=False)
+    # key_person: entries in the ledger, and per category
+    key_persons: int = Field(default=0, nullable=False)
+    key_persons_elderly_alone: int = Field(default=0, nullable=False)
+    key_persons_child_in_difficulty: int = Field(default=0, nullable=False)
+    key_persons_limited_mobility: int = Field(default=0, nullable=False)
+    key_persons_pregnant: int = Field(default=0, nullable=False)
+    key_persons_hardship: int = Field(default=0, nullable=False)
+    key_persons_chronic_illness: int = Field(default=0, nullable=False)
+    key_persons_disability: int = Field(default=0, nullable=False)
 
 
 @place_bound("aggregate", bookkeeping="per-day counters moved in the same transaction as a row change that passed "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Hashable
 
 from sqlalchemy import Integer, String, bindparam, func, literal, select, union_all
@@ -20,6 +19,7 @@ from strawberry.dataloader import DataLoader
 
 from authz.scope import in_subtree, subtree_bounds
 from db.area import Area
+from db.counters import local_day
 from db.registration import resource_of
 from db.stats import GridStats
 from resolvers.listing import ListingQuery, listing_named
@@ -120,7 +120,8 @@ class Loaders:
         if listing.under_area and not self._scope_within(model, key.parent):
             stmt = stmt.where(in_subtree(model.area_code, key.parent, "code"))
         if listing.where is not None:
-            stmt = stmt.where(*listing.where(ListingQuery(self.ctx.scope, key.parent, key.filters, date.today())))
+            stmt = stmt.where(*listing.where(ListingQuery(self.ctx.scope, key.parent, key.filters,
+                                                          local_day(self.ctx.settings.timezone))))
         return stmt
 
     def _scope_within(self, model, parent: str) -> bool:

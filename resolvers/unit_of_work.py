@@ -147,10 +147,12 @@ class UnitOfWork:
         self.ctx = ctx
         self.session = ctx.session
         self.user = ctx.user
-        self.today = date.today()
-        #: Today in the deployment's zone (``WANGGE_TIMEZONE``): the day a row written now is
+        #: Today in the deployment's zone (``WANGGE_TIMEZONE``): what "today" means to a
+        #: community worker (defaults, "not in the future"), the day a row written now is
         #: stamped with, and the day per-day counters are booked on unless told otherwise.
-        self.local_today = local_day(ctx.settings.timezone)
+        #: One day for all of them: the server's own date is a UTC day in most deployments,
+        #: and from 16:00 UTC on it is yesterday in Shanghai.
+        self.today = self.local_today = local_day(ctx.settings.timezone)
         self._tally = Tally()
         #: (resource, action, input) of every ``require`` asked, for the declared-rights check.
         self.checked: set[tuple[str, str, str | None]] = set()

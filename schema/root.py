@@ -20,6 +20,7 @@ from schema.extend import mixins
 #: its modules), in import order.
 DOMAINS: tuple[str, ...] = (
     "accounts.types", "accounts.mutations", "audit", "policy", "accounts.auth",
+    "key_person",
     "registry.types", "registry.lookup", "registry.mutations",
 )
 

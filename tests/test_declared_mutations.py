@@ -42,6 +42,13 @@ def _grant_of(s, name):
     return s.scalars(select(AreaGrant).join(User, User.id == AreaGrant.user_id).where(User.username == name)).first()
 
 
+def _key_person(s):
+    from db.key_person import KeyPerson
+
+    fresh(s)
+    return s.scalars(select(KeyPerson).where(KeyPerson.area_code == NEIGHBOUR, KeyPerson.removed_at.is_(None))).first()
+
+
 #: name -> (arguments from the test database, users who must be refused)
 EXAMPLES = {
     "createBuilding": (lambda s: {"input": {"areaCode": NEIGHBOUR, "name": "9号楼"}}, WRITERS_ELSEWHERE),
@@ -71,6 +78,12 @@ EXAMPLES = {
     "revokeGrant": (lambda s: {"grantId": global_id("Grant", _grant_of(s, "community_staff").id)}, WRITERS_ELSEWHERE),
     "deactivateUser": (lambda s: {"userId": global_id("User", _user(s, "community_staff").id)}, WRITERS_ELSEWHERE),
     "reactivateUser": (lambda s: {"userId": global_id("User", _user(s, "community_staff").id)}, WRITERS_ELSEWHERE),
+    "addKeyPerson": (lambda s: {"input": {"residentId": global_id("Resident", _resident(s).id),
+                                          "categories": ["HARDSHIP"]}}, WRITERS_ELSEWHERE),
+    "updateKeyPerson": (lambda s: (lambda k: {"input": {"id": global_id("KeyPerson", k.id), "version": k.version,
+                                                        "notes": "每周上门"}})(_key_person(s)), WRITERS_ELSEWHERE),
+    "removeKeyPerson": (lambda s: (lambda k: {"input": {"id": global_id("KeyPerson", k.id), "version": k.version,
+                                                        "reason": "已搬离"}})(_key_person(s)), WRITERS_ELSEWHERE),
     # A district admin holds ``policy update`` for the district only, not a whole province.
     "reloadPolicies": (lambda s: {}, ["district_admin", "grid_worker"]),
 }

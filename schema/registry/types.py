@@ -16,13 +16,14 @@ import strawberry
 from strawberry import relay
 
 from db import registry as rows
+from db.counters import local_day
 from db.registry import PopulationKind, ResidentStatus
 from resolvers.registry import listings
 from resolvers.registry.filters import ResidentFilter
+from schema.direct import row_field
 from schema.extend import fields_of, mixins
 from schema.nodes import RowNode
 from schema.paging import listing_field
-from schema.direct import row_field
 from schema.personal import personal_field
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum, ResidentStatusEnum
 
@@ -129,9 +130,9 @@ class ResidentType(*mixins("Resident"), RowNode):
 
     birth_date = personal_field(rows.Resident.birth_date, "Birth date; null unless you may read personal data here.")
 
-    @strawberry.field(description="Age in whole years today.")
-    def age(self) -> int:
-        today, b = date.today(), self.row.birth_date
+    @strawberry.field(description="Age in whole years today (in the deployment's zone, as the age filter).")
+    def age(self, info: strawberry.Info) -> int:
+        today, b = local_day(info.context.settings.timezone), self.row.birth_date
         return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
 
     version = row_field(rows.Resident.version, int, VERSION)

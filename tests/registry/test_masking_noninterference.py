@@ -38,6 +38,7 @@ from authz.masking import mask_address, mask_id_number, mask_name, mask_phone
 from conftest import IN_CI, TEST_SECRET, Api, global_id, pg_database
 from db.area import Area
 from db.engine import make_sync_engine
+from db.counters import DEFAULT_ZONE, local_day
 from db.registry import Building, Household, Resident
 from db.validators import ID_WEIGHTS, id_check_digit
 
@@ -123,7 +124,7 @@ def _twin_free_text(value: str | None, rng: random.Random) -> str | None:
 
 def rewrite_hidden(original: dict, url: str, seed: int) -> None:
     """Write into ``url`` the values of ``original`` with every hidden part rewritten."""
-    rng, today = random.Random(seed), date.today()
+    rng, today = random.Random(seed), local_day(DEFAULT_ZONE)  # the server's "today", as Resident.age
     taken = {r["id_number"] for r in original["residents"]}
     residents = []
     for r in original["residents"]:
@@ -187,7 +188,7 @@ def read_personal(url: str) -> dict:
 
 def _same_masks(a: dict, b: dict) -> None:
     """The twin differs only where the masks hide: check the test's own premise."""
-    today = date.today()
+    today = local_day(DEFAULT_ZONE)
     for ra, rb in zip(a["residents"], b["residents"]):
         assert mask_name(ra["name"]) == mask_name(rb["name"])
         assert mask_id_number(ra["id_number"]) == mask_id_number(rb["id_number"])

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 
 from db.accounts import AreaGrant, User
 from db.counters_recount import count_from_rows, recount
+from db.counters import DEFAULT_ZONE, local_day
 from db.registry import Building, Household, Resident
 from db.stats import GridStats
 from registry_support import (
@@ -36,7 +37,7 @@ from registry_support import (
     stats,
 )
 
-TODAY = date.today()
+TODAY = local_day(DEFAULT_ZONE)  # "today" as the server means it: the deployment's zone
 
 
 def user_id(session, username: str) -> int:
