@@ -22,6 +22,7 @@ from db.area_tree import add_area
 from db.counters_recount import recount
 from db.demo_people import make_person
 from db.registry import Building, Household, HouseholdKind, PopulationKind, Resident
+from db.returnee import FollowUp, Health, Returnee, ReturneeStatus, Transport
 
 SEED = 20200125  # the day Heilongjiang started level-1 response; any fixed number would do
 
@@ -62,6 +63,8 @@ class SeedReport:
     households: int = 0
     residents: int = 0
     key_persons: int = 0
+    returnees: int = 0
+    follow_ups: int = 0
     skipped: bool = False
     users: list[str] = field(default_factory=list)
 
@@ -74,6 +77,7 @@ class SeedReport:
             f"households: {self.households}",
             f"residents: {self.residents}",
             f"key persons: {self.key_persons}",
+            f"returnees: {self.returnees} ({self.follow_ups} follow-ups)",
         ]
 
 
@@ -121,6 +125,7 @@ def seed_demo(session: Session, *, households_per_grid: int = 20, today: date = 
                             _seed_grid(session, rng, grid, dcode, households_per_grid, today, report, used_ids)
     session.flush()
     report.key_persons = _seed_key_persons(session, random.Random(SEED + 1), today)
+    _seed_returnees(session, random.Random(SEED + 2), today, report)  # its own stream: the others' are unchanged
     recount(session, fix=True)  # every declared counter, totals and per day, from the rows just written
     return report
 
@@ -200,3 +205,43 @@ def _seed_grid(session: Session, rng: random.Random, grid: Area, region: str, n_
             resident.registered_on = resident.moved_in_on  # entered in the registry when they moved in
             session.add(resident)
             report.residents += 1
+
+
+#: Where the demo's returnees came back from, and whether it was a key area (重点地区).
+ORIGINS = [("湖北省武汉市", True), ("湖北省孝感市", True), ("广东省深圳市", False), ("北京市朝阳区", False),
+           ("辽宁省大连市", False), ("浙江省温州市", True)]
+NOTES = ["居家观察，情况良好", "已告知居家隔离要求", "体温偏高，已联系社区卫生服务中心", "电话随访"]
+
+
+def _seed_returnees(session: Session, rng: random.Random, today: date, report: SeedReport) -> None:
+    """Two ledger entries per grid: one still followed up (arrived five days ago, a follow-up
+    every day since, now and then a fever), one completed a month ago."""
+    from sqlalchemy import select
+
+    grids = session.scalars(select(Area.code).where(Area.level == "grid").order_by(Area.code)).all()
+    for code in grids:
+        adults = session.scalars(select(Resident).where(Resident.area_code == code, Resident.birth_date
+                                                        < today - timedelta(days=18 * 365)).order_by(Resident.id)).all()
+        for person, (arrived_ago, status) in zip(rng.sample(adults, 2), ((5, ReturneeStatus.FOLLOWING_UP),
+                                                                        (40, ReturneeStatus.COMPLETED))):
+            origin, key_area = rng.choice(ORIGINS)
+            transport = rng.choice(list(Transport))
+            arrived = today - timedelta(days=arrived_ago)
+            number = {Transport.TRAIN: f"G{rng.randint(100, 9999)}", Transport.PLANE: f"CZ{rng.randint(1000, 9999)}",
+                      Transport.CAR: f"黑A{rng.randint(10000, 99999)}"}.get(transport)
+            entry = Returnee(area_code=code, resident_id=person.id, origin=origin, from_key_area=key_area,
+                             departed_on=arrived - timedelta(days=rng.randint(0, 2)), arrived_on=arrived,
+                             transport=transport.value, transport_number=number, follow_up_days=14,
+                             follow_up_until=arrived + timedelta(days=14), status=status.value)
+            session.add(entry)
+            session.flush()
+            report.returnees += 1
+            last = min(today - timedelta(days=1), entry.follow_up_until)
+            for d in range((last - arrived).days + 1):
+                fever = rng.random() < 0.08
+                temperature = round(rng.uniform(37.4, 38.6) if fever else rng.uniform(36.0, 37.1), 1)
+                session.add(FollowUp(returnee_id=entry.id, area_code=code, on=arrived + timedelta(days=d),
+                                     health=(Health.FEVER if fever else Health.WELL).value, temperature=temperature,
+                                     note=rng.choice(NOTES) if d % 3 == 0 else None))
+                report.follow_ups += 1
+    session.flush()

@@ -39,6 +39,8 @@ class GridStats(SQLModel, table=True):
     key_persons_hardship: int = Field(default=0, nullable=False)
     key_persons_chronic_illness: int = Field(default=0, nullable=False)
     key_persons_disability: int = Field(default=0, nullable=False)
+    # returnee: entries being followed up
+    returnees_following: int = Field(default=0, nullable=False)
 
 
 @place_bound("aggregate", bookkeeping="per-day counters moved in the same transaction as a row change that passed "
