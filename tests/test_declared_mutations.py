@@ -17,6 +17,7 @@ from conftest import global_id
 from db.accounts import AreaGrant, User
 from db.models import metadata
 from db.registry import Building, Household, Resident
+from db.returnee import Returnee
 from registry_support import NEIGHBOUR, fresh, make_id_number, rows
 
 #: Mutations that need no right beyond a login (their refusals are the login rules').
@@ -30,6 +31,10 @@ def _resident(s):
 
 def _households(s):
     return rows(s, Household, Household.area_code == NEIGHBOUR)
+
+
+def _returnee(s):
+    return rows(s, Returnee, Returnee.area_code == NEIGHBOUR, Returnee.status == "following_up")[0]
 
 
 def _user(s, name):
@@ -69,6 +74,17 @@ EXAMPLES = {
     "removeResident": (lambda s: (lambda r: {"input": {"id": global_id("Resident", r.id), "version": r.version,
                                                        "status": "MOVED_AWAY", "reason": "迁出"}})(_resident(s)),
                        WRITERS_ELSEWHERE),
+    "openReturnee": (lambda s: {"input": {"residentId": global_id("Resident", _resident(s).id), "origin": "湖北省武汉市",
+                                          "departedOn": "2026-01-02", "arrivedOn": "2026-01-03",
+                                          "transport": "TRAIN"}}, WRITERS_ELSEWHERE),
+    "updateReturnee": (lambda s: (lambda r: {"input": {"id": global_id("Returnee", r.id), "version": r.version,
+                                                       "origin": "北京市"}})(_returnee(s)), WRITERS_ELSEWHERE),
+    "recordFollowUp": (lambda s: {"input": {"returneeId": global_id("Returnee", _returnee(s).id), "health": "WELL"}},
+                       WRITERS_ELSEWHERE),
+    "closeReturnee": (lambda s: (lambda r: {"input": {"id": global_id("Returnee", r.id), "version": r.version,
+                                                      "status": "COMPLETED"}})(_returnee(s)), WRITERS_ELSEWHERE),
+    "removeReturnee": (lambda s: (lambda r: {"input": {"id": global_id("Returnee", r.id), "version": r.version,
+                                                       "reason": "重复登记"}})(_returnee(s)), WRITERS_ELSEWHERE),
     # A grid worker may look up in their own grid: only the analyst lacks the right anywhere.
     "lookupResident": (lambda s: {"input": {"idNumber": _resident(s).id_number}}, ["province_analyst"]),
     "createUser": (lambda s: {"input": {"username": "new_worker", "displayName": "新网格员", "password": "long-enough-1",
