@@ -78,3 +78,14 @@ def counters(session, grid: str, day: date) -> dict[str, int]:
 def ledger_rows(session) -> list[tuple]:
     fresh(session)
     return [tuple(r) for r in session.execute(select(Returnee.__table__).order_by(Returnee.id))]
+
+
+def free_residents(session, grid: str) -> list:
+    """Active residents of ``grid`` with no open ledger entry (the demo opened some)."""
+    from db.registry import Resident
+    from db.returnee import FOLLOWING
+    from registry_support import rows
+
+    taken = {r.resident_id for r in rows(session, Returnee, FOLLOWING)}
+    return [r for r in rows(session, Resident, Resident.area_code == grid, Resident.status == "active")
+            if r.id not in taken]

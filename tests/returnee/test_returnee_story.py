@@ -13,14 +13,14 @@ from db.audit import AuditEvent
 from db.counters_recount import recount
 from db.registry import Resident
 from db.returnee import FollowUp, Returnee
-from registry_support import GRID, NEIGHBOUR, first_resident, fresh, gid, rows
-from returnee_support import NODE, Clock, counters, ids, ledger_rows, listed, mutate, opening
+from registry_support import GRID, NEIGHBOUR, fresh, gid, rows
+from returnee_support import free_residents, NODE, Clock, counters, ids, ledger_rows, listed, mutate, opening
 
 COMMUNITY = GRID[:12]
 
 
 def _open(api, session, clock, grid=GRID, user="grid_worker", **extra) -> dict:
-    resident = first_resident(session, grid)
+    resident = free_residents(session, grid)[0]
     done = mutate(api, "openReturnee", opening(gid("Resident", resident.id), clock.today, **extra), user)
     assert done["errors"] == [], done["errors"]
     return done["returnee"]
@@ -107,7 +107,7 @@ def test_the_neighbouring_grids_worker_can_neither_read_nor_change(api, sync_ses
         ("recordFollowUp", {"returneeId": entry["id"], "health": "WELL"}),
         ("closeReturnee", {"id": entry["id"], "version": entry["version"], "status": "MOVED_AWAY"}),
         ("removeReturnee", {"id": entry["id"], "version": entry["version"], "reason": "错录"}),
-        ("openReturnee", opening(gid("Resident", rows(sync_session, Resident, Resident.area_code == NEIGHBOUR)[1].id),
+        ("openReturnee", opening(gid("Resident", free_residents(sync_session, NEIGHBOUR)[1].id),
                                  clock.today)),
     ]
     for name, input in attempts:

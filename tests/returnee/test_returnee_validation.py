@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from db.returnee import FollowUp
-from registry_support import GRID, first_resident, gid, rows
-from returnee_support import Clock, counters, ledger_rows, mutate, opening
+from registry_support import GRID, gid, rows
+from returnee_support import free_residents, Clock, counters, ledger_rows, mutate, opening
 
 
 def _fields(done) -> list[tuple[str, str]]:
@@ -15,7 +15,7 @@ def _fields(done) -> list[tuple[str, str]]:
 
 
 def _open(api, session, clock, **extra):
-    resident = first_resident(session, GRID)
+    resident = free_residents(session, GRID)[0]
     return mutate(api, "openReturnee", opening(gid("Resident", resident.id), clock.today, **extra), "grid_worker")
 
 
@@ -35,7 +35,7 @@ def test_every_bad_field_of_an_opening_is_named_and_nothing_is_written(api, sync
     assert "departure" in out_of_order["errors"][0]["message"]
     no_days = _open(api, sync_session, clock, followUpDays=0)
     assert _fields(no_days) == [("followUpDays", "BAD_USER_INPUT")]
-    resident = first_resident(sync_session, GRID)
+    resident = free_residents(sync_session, GRID)[0]
     before_birth = _open(api, sync_session, clock, departedOn=(resident.birth_date - timedelta(days=3)).isoformat(),
                          arrivedOn=(resident.birth_date - timedelta(days=1)).isoformat())
     assert _fields(before_birth) == [("arrivedOn", "BAD_USER_INPUT")] and "birth" in before_birth["errors"][0]["message"]
