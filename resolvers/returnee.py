@@ -9,6 +9,7 @@ Decisions the brief left open:
 
 - days are the deployment's local days (``w.local_today``): "arrived not after today" and
   the follow-up's day are what a community worker's calendar says;
+- left out, the arrival is today and the departure the arrival's day (registered on return);
 - a resident has at most one open entry (following up, not removed): a second return is a
   new entry once the first is closed;
 - a follow-up is always for today: it is what the worker saw today, and the day is the
@@ -155,21 +156,23 @@ async def open_returnee(w: UnitOfWork, inp) -> Returnee:
     transport = _transport(c, inp.transport)
     number = c.text(inp.transport_number, "transportNumber", 20, required=False)
     days = c.number(inp.follow_up_days, "followUpDays", MIN_DAYS, MAX_DAYS, required=True)
-    _check_dates(c, inp.departed_on, inp.arrived_on)
+    arrived = inp.arrived_on or w.local_today  # registered the day they came back, usually
+    departed = inp.departed_on or arrived
+    _check_dates(c, departed, arrived)
     c.done()
     resident = await w.load(Resident, resident_id, "residentId")
     w.require(resident.area_code, "returnee", "create", "residentId")
     if resident.status != ResidentStatus.ACTIVE.value:
         raise InvalidField("residentId", f"only an active resident can be followed up; this one is {resident.status}")
     c = _checker(w)
-    c.not_before(inp.arrived_on, resident.birth_date, "arrivedOn", "birth date")
+    c.not_before(arrived, resident.birth_date, "arrivedOn", "birth date")
     c.done()
     if await _open_entry_of(w, resident.id):
         raise InvalidField("residentId", "this resident already has an open returnee entry: close it first")
     row = Returnee(area_code=resident.area_code, resident_id=resident.id, origin=origin,
-                   from_key_area=bool(inp.from_key_area), departed_on=inp.departed_on, arrived_on=inp.arrived_on,
+                   from_key_area=bool(inp.from_key_area), departed_on=departed, arrived_on=arrived,
                    transport=transport, transport_number=number, follow_up_days=days,
-                   follow_up_until=_until(inp.arrived_on, days), status=FOLLOWING_UP)
+                   follow_up_until=_until(arrived, days), status=FOLLOWING_UP)
     await w.add(row)
     w.count(row.area_code, returnees_following=1)
     w.audit("returnee.open", row, {"after": snapshot(row, RETURNEE_FIELDS)})

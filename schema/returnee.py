@@ -130,9 +130,9 @@ class ReturneeAreaFields:
 class OpenReturneeInput:
     resident_id: strawberry.ID = strawberry.field(description="Global ID of the Resident.")
     origin: str = strawberry.field(description="Where they came from (province/city), up to 100 characters.")
-    departed_on: date = strawberry.field(description="Not after the arrival.")
-    arrived_on: date = strawberry.field(description="Not in the future, not before the birth date.")
     transport: TransportEnum
+    arrived_on: date | None = strawberry.field(default=None, description="Not in the future, not before the birth date; today when left out.")
+    departed_on: date | None = strawberry.field(default=None, description="Not after the arrival; the arrival day when left out.")
     from_key_area: bool = strawberry.field(default=False, description="Came back from a key area (重点地区).")
     transport_number: str | None = strawberry.field(default=None, description="Up to 20 characters.")
     follow_up_days: int = strawberry.field(default=DEFAULT_FOLLOW_UP_DAYS, description="1-60 days of follow-up from arrival.")

@@ -105,3 +105,18 @@ def _db_id(global_id: str) -> str:
     from strawberry.relay import from_base64
 
     return from_base64(global_id)[1]
+
+
+def test_an_entry_opened_without_dates_arrived_today(api, sync_session, monkeypatch):
+    clock = Clock(monkeypatch)
+    resident = free_residents(sync_session, GRID)[0]
+    done = mutate(api, "openReturnee", {"residentId": gid("Resident", resident.id), "origin": "广东省深圳市",
+                                        "transport": "CAR"}, "grid_worker")
+    assert done["errors"] == []
+    entry = done["returnee"]
+    assert entry["arrivedOn"] == entry["departedOn"] == clock.today.isoformat()
+    assert entry["followUpUntil"] == (clock.today + timedelta(days=14)).isoformat() and entry["fromKeyArea"] is False
+    late = mutate(api, "openReturnee", {"residentId": gid("Resident", free_residents(sync_session, GRID)[0].id),
+                                        "origin": "北京市", "transport": "CAR",
+                                        "departedOn": (clock.today + timedelta(days=1)).isoformat()}, "grid_worker")
+    assert set(_fields(late)) == {("departedOn", "BAD_USER_INPUT"), ("arrivedOn", "BAD_USER_INPUT")}
