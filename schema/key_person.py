@@ -24,6 +24,7 @@ from schema.mutations import Result, mutation
 from schema.nodes import RowNode
 from schema.paging import listing_field
 from schema.personal import personal_field
+from schema.timeline import register_timeline_source
 
 if TYPE_CHECKING:
     from schema.registry.types import ResidentType
@@ -133,3 +134,7 @@ class KeyPersonMutation:
     remove_key_person = mutation(ledger.remove_key_person, "Take an entry off the key-person ledger, with a reason.",
                                  arguments={"input": RemoveKeyPersonInput},
                                  results=Result(ENTRY, KeyPersonType, "the entry, now removed"))
+
+
+register_timeline_source("key_person", rows.KeyPerson, lambda resident_id: rows.KeyPerson.resident_id == resident_id,
+                         KeyPersonType)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import strawberry
+from sqlalchemy import select
 from strawberry import UNSET, relay
 
 from db import returnee as rows
@@ -26,6 +27,7 @@ from schema.mutations import Result, mutation
 from schema.nodes import RowNode
 from schema.paging import listing_field
 from schema.personal import personal_field
+from schema.timeline import register_timeline_source
 
 if TYPE_CHECKING:
     from schema.registry.types import ResidentType
@@ -91,8 +93,8 @@ class ReturneeType(RowNode):
 
     @strawberry.field(description="The resident of the registry this entry is about (null if you may not see them).")
     async def resident(self, info: strawberry.Info) -> Annotated["ResidentType", strawberry.lazy("schema.registry.types")] | None:
-        from schema.registry.types import ResidentType
         from db.registry import Resident
+        from schema.registry.types import ResidentType
 
         r = await info.context.loaders.of(Resident).load(self.row.resident_id)
         return ResidentType.from_row(r) if r else None
@@ -190,3 +192,9 @@ class ReturneeMutation:
                              CloseReturneeInput, Result("returnee", ReturneeType, "the entry, now closed"))
     remove_returnee = _ledger(ledger.remove_returnee, "Remove an entry from the ledger (soft removal, with a reason).",
                               RemoveReturneeInput, Result("returnee", ReturneeType, "the entry, now removed"))
+
+
+register_timeline_source("returnee", rows.Returnee, lambda resident_id: rows.Returnee.resident_id == resident_id,
+                         ReturneeType)
+register_timeline_source("follow_up", rows.FollowUp, lambda resident_id: rows.FollowUp.returnee_id.in_(
+    select(rows.Returnee.id).where(rows.Returnee.resident_id == resident_id)), FollowUpType)
