@@ -38,13 +38,16 @@ class ListKey:
 
 @functools.lru_cache(maxsize=256)
 def _stats_statement(n: int):
-    """The sums of ``n`` subtrees in one statement, built once per ``n`` (bounds filled per call)."""
+    """The sums of ``n`` subtrees in one statement, built once per ``n`` (bounds filled per call).
+
+    Every total counter of every domain (each a column of ``grid_stats``) is summed at once:
+    the registry's figures, the ledgers' and the next workflows' come from one statement per
+    batch of areas, whichever of them the query asks for.
+    """
+    counters = [c for c in GridStats.__table__.columns if c.name != "area_code"]
     parts = [
         select(literal(i, Integer).label("batch_no"),
-               func.coalesce(func.sum(GridStats.buildings), 0).label("buildings"),
-               func.coalesce(func.sum(GridStats.households), 0).label("households"),
-               func.coalesce(func.sum(GridStats.residents), 0).label("residents"),
-               func.coalesce(func.sum(GridStats.floating_residents), 0).label("floating"))
+               *(func.coalesce(func.sum(c), 0).label(c.name) for c in counters))
         .where(GridStats.area_code >= bindparam(f"low{i}", type_=String, literal_execute=True),
                GridStats.area_code < bindparam(f"high{i}", type_=String, literal_execute=True))
         for i in range(n)

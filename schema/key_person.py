@@ -82,11 +82,32 @@ class KeyPersonFilterInput:
         return ledger.KeyPersonFilter(category, self.current, self.include_removed)
 
 
+@strawberry.type(description="Entries of the key-person ledger in an area, from its grids' counters (汇总).")
+class KeyPersonCounts:
+    total: int = strawberry.field(description="Entries not removed.")
+    elderly_alone: int
+    child_in_difficulty: int
+    limited_mobility: int
+    pregnant: int
+    hardship: int
+    chronic_illness: int
+    disability: int
+
+
 @fields_of("Area")
 @strawberry.type
 class KeyPersonAreaFields:
     key_persons = listing_field(ledger.KEY_PERSONS, KeyPersonType, "Entries of the key-person ledger (重点人员) anywhere "
                                 "in this area, not removed unless asked.", filter_input=KeyPersonFilterInput)
+
+    @strawberry.field(description="Key persons of the whole area, in total and per category (an entry may have "
+                                  "several); null unless you may read aggregates for all of it.")
+    async def key_person_counts(self, info: strawberry.Info) -> KeyPersonCounts | None:
+        if not info.context.may("aggregate", "read", self.code):
+            return None
+        s = await info.context.loaders.stats.load(self.code)
+        return KeyPersonCounts(total=s["key_persons"],
+                               **{c.value: s[f"key_persons_{c.value}"] for c in rows.KeyPersonCategory})
 
 
 @strawberry.input(description="A resident entered in the key-person ledger.")

@@ -125,6 +125,13 @@ class ReturneeAreaFields:
     returnees = listing_field(ledger.RETURNEES, ReturneeType, "The returnee ledger (返乡人员台账) anywhere in this area, filtered; ordered by grid, then entry.",
                               filter_input=ReturneeFilterInput)
 
+    @strawberry.field(description="Returnees being followed up in the whole area, from its grids' counters; null "
+                                  "unless you may read aggregates for all of it.")
+    async def returnees_following(self, info: strawberry.Info) -> int | None:
+        if not info.context.may("aggregate", "read", self.code):
+            return None
+        return (await info.context.loaders.stats.load(self.code))["returnees_following"]
+
 
 # -- mutations ----------------------------------------------------------------------------
 

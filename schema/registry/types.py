@@ -187,4 +187,4 @@ class RegistryAreaFields:
             return None
         s = await info.context.loaders.stats.load(self.code)
         return AreaStats(buildings=s["buildings"], households=s["households"], residents=s["residents"],
-                         floating_residents=s["floating"])
+                         floating_residents=s["floating_residents"])
