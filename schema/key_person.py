@@ -9,14 +9,13 @@ the per-category counts (``AreaStats``-style figures come with the aggregates is
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Optional
 
 import strawberry
 from strawberry import UNSET, relay
 
 from db import key_person as rows
 from db.base import aware
-from db.registry import Resident
 from resolvers import key_person as ledger
 from schema.direct import row_field
 from schema.extend import fields_of
@@ -24,10 +23,8 @@ from schema.mutations import Result, mutation
 from schema.nodes import RowNode
 from schema.paging import listing_field
 from schema.personal import personal_field
+from schema.registry.references import resident_field
 from schema.timeline import register_timeline_source
-
-if TYPE_CHECKING:
-    from schema.registry.types import ResidentType
 
 KeyPersonCategoryEnum = strawberry.enum(rows.KeyPersonCategory, name="KeyPersonCategory", description=(
     "Why a resident is in the ledger: elderly living alone (独居老人), a child in difficulty (困境儿童), "
@@ -63,12 +60,7 @@ class KeyPersonType(RowNode):
     def from_row(cls, r: rows.KeyPerson) -> "KeyPersonType":
         return cls(id=r.id, row=r, area_code=r.area_code)
 
-    @strawberry.field(description="The resident (masked as the registry masks them).")
-    async def resident(self, info: strawberry.Info) -> Annotated["ResidentType", strawberry.lazy("schema.registry.types")] | None:
-        from schema.registry.types import ResidentType
-
-        found = await info.context.loaders.of(Resident).load(self.row.resident_id)
-        return ResidentType.from_row(found) if found else None
+    resident = resident_field("The resident (masked as the registry masks them).")
 
 
 @strawberry.input(description="Filters for the key-person ledger.")

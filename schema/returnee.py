@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Optional
 
 import strawberry
 from sqlalchemy import select
@@ -27,10 +27,8 @@ from schema.mutations import Result, mutation
 from schema.nodes import RowNode
 from schema.paging import listing_field
 from schema.personal import personal_field
+from schema.registry.references import resident_field
 from schema.timeline import register_timeline_source
-
-if TYPE_CHECKING:
-    from schema.registry.types import ResidentType
 
 VERSION = "Version for optimistic locking: send it back when updating."
 SENT_VERSION = "The `version` you read; a stale one is refused with CONFLICT."
@@ -91,13 +89,7 @@ class ReturneeType(RowNode):
     def from_row(cls, r: rows.Returnee) -> "ReturneeType":
         return cls(id=r.id, row=r, area_code=r.area_code)
 
-    @strawberry.field(description="The resident of the registry this entry is about (null if you may not see them).")
-    async def resident(self, info: strawberry.Info) -> Annotated["ResidentType", strawberry.lazy("schema.registry.types")] | None:
-        from db.registry import Resident
-        from schema.registry.types import ResidentType
-
-        r = await info.context.loaders.of(Resident).load(self.row.resident_id)
-        return ResidentType.from_row(r) if r else None
+    resident = resident_field("The resident of the registry this entry is about (null if you may not see them).")
 
     @strawberry.field(description="The follow-ups (随访) recorded, newest first.")
     async def follow_ups(self, info: strawberry.Info) -> list[FollowUpType]:
