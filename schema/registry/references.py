@@ -9,18 +9,21 @@ use it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from db.registry import Resident
+
+if TYPE_CHECKING:
+    from schema.registry.types import ResidentType
 
 
 def resident_field(description: str = "The resident of the registry this record is about (null if you may not "
                                       "see them), masked as the registry masks them."):
     """A ``resident`` field for a type whose ``row`` has a ``resident_id``."""
 
-    async def resident(self, info: strawberry.Info) -> Annotated["ResidentType", strawberry.lazy("schema.registry.types")] | None:  # noqa: F821
+    async def resident(self, info: strawberry.Info) -> Annotated["ResidentType", strawberry.lazy("schema.registry.types")] | None:
         from schema.registry.types import ResidentType
 
         found = await info.context.loaders.of(Resident).load(self.row.resident_id)
