@@ -8,6 +8,7 @@ what officers and supervisors need; everything that identifies a person is repla
 
 from __future__ import annotations
 
+import functools
 import re
 
 MASK = "*"
@@ -150,7 +151,19 @@ def _key(name: str) -> str:
 
 
 def _personal() -> dict[str, dict[str, object]]:
-    """Read from the declarations at each use (a few tables): a table declared late counts too."""
+    """The masks by resource and normalised key, for the tables declared now.
+
+    ``mask_detail`` runs for every row of an audit page; the keys are rebuilt only when a
+    table has been declared since (a test's throwaway domain), not for each row.
+    """
+    import db.models  # noqa: F401 - every table declared
+    from db.registration import place_bound_tables
+
+    return _personal_for(place_bound_tables())
+
+
+@functools.lru_cache(maxsize=4)
+def _personal_for(_tables: tuple) -> dict[str, dict[str, object]]:
     return {resource: {_key(k): m for k, m in keys.items()} for resource, keys in personal_detail_keys().items()}
 
 
