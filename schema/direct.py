@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import strawberry
 from graphql import GraphQLObjectType, GraphQLSchema
 
 #: The key strawberry keeps its field under in a graphql-core field's ``extensions``.
@@ -75,6 +76,4 @@ def row_field(column, graphql_type, description: str, *, convert: Callable[[Any]
     resolve.__annotations__ = {"return": graphql_type}
     resolve.__name__ = name
     direct(resolve, lambda source, _ctx: read(source.row))
-    import strawberry  # noqa: PLC0415 - the kit's only strawberry use; keeps the module light
-
     return strawberry.field(resolver=resolve, description=description)

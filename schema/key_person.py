@@ -19,8 +19,8 @@ from db.base import aware
 from resolvers import key_person as ledger
 from schema.direct import row_field
 from schema.extend import fields_of
-from schema.mutations import Result, mutation
-from schema.nodes import RowNode
+from schema.mutations import VERSION_SENT, Result, mutation
+from schema.nodes import RowNode, version_field
 from schema.paging import listing_field
 from schema.personal import personal_field
 from schema.registry.references import resident_field
@@ -30,7 +30,6 @@ KeyPersonCategoryEnum = strawberry.enum(rows.KeyPersonCategory, name="KeyPersonC
     "Why a resident is in the ledger: elderly living alone (独居老人), a child in difficulty (困境儿童), "
     "limited mobility (行动不便), pregnant (孕产妇), a family in hardship (困难家庭), chronic illness (慢性病), "
     "disability (残疾人)."))
-VERSION = "Version for optimistic locking: send it back when updating."
 
 
 @strawberry.type(name="KeyPerson", description="An entry of the key-person ledger (重点人员台账).")
@@ -54,7 +53,7 @@ class KeyPersonType(RowNode):
     until = row_field(rows.KeyPerson.until, Optional[date], "Until when, if the need is known to end.")
     removed_at = row_field(rows.KeyPerson.removed_at, Optional[datetime], "When the entry was removed (soft), if it was.",
                            convert=aware)
-    version = row_field(rows.KeyPerson.version, int, VERSION)
+    version = version_field(rows.KeyPerson)
 
     @classmethod
     def from_row(cls, r: rows.KeyPerson) -> "KeyPersonType":
@@ -116,7 +115,7 @@ class AddKeyPersonInput:
 @strawberry.input(description="Changes to a ledger entry; fields left out stay as they are.")
 class UpdateKeyPersonInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the KeyPerson.")
-    version: int = strawberry.field(description=VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     categories: list[KeyPersonCategoryEnum] | None = UNSET
     helper_name: str | None = UNSET
     helper_phone: str | None = UNSET
@@ -128,7 +127,7 @@ class UpdateKeyPersonInput:
 @strawberry.input(description="Take an entry off the ledger (soft: it stays in the history).")
 class RemoveKeyPersonInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the KeyPerson.")
-    version: int = strawberry.field(description=VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     reason: str = strawberry.field(description="Up to 200 characters.")
 
 

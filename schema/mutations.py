@@ -38,6 +38,8 @@ from schema.errors import UserError, user_errors_from
 REQUIRED = inspect.Parameter.empty
 
 ERRORS = "Why nothing was written; empty on success."
+#: The description of every update input's ``version``.
+VERSION_SENT = "The `version` you read; a stale one is refused with CONFLICT."
 
 
 @dataclass(frozen=True)

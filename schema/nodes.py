@@ -10,11 +10,16 @@ missing row instead of reaching ``int()`` or the driver. A type says which table
 
 from __future__ import annotations
 
-from typing import ClassVar, Iterable
+from typing import TYPE_CHECKING, Annotated, ClassVar, Iterable
 
+import strawberry
 from strawberry import relay
 
 from db.validators import parse_db_id
+from schema.direct import row_field
+
+if TYPE_CHECKING:
+    from schema.area import AreaType
 
 
 class RowNode(relay.Node):
@@ -35,3 +40,20 @@ async def load_rows(info, model, node_ids: Iterable[str]) -> list:
     ids = [parse_db_id(i) for i in node_ids]
     found = iter(await info.context.loaders.of(model).load_many([i for i in ids if i is not None]))
     return [None if i is None else next(found) for i in ids]
+
+
+def version_field(model):
+    """``version``: what a client sends back to change the record (optimistic locking)."""
+    return row_field(model.version, int, "Version for optimistic locking: send it back when updating.")
+
+
+def grid_field(description: str):
+    """``grid``: the grid (an ``Area``) a record lies in, through the request's loader."""
+
+    async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
+        from schema.area import AreaType
+
+        found = await info.context.loaders.area.load(self.area_code)
+        return AreaType.from_row(found) if found else None
+
+    return strawberry.field(resolver=grid, description=description)

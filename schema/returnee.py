@@ -23,15 +23,13 @@ from db.returnee import DEFAULT_FOLLOW_UP_DAYS, Health, ReturneeStatus, Transpor
 from resolvers import returnee as ledger
 from schema.direct import row_field
 from schema.extend import fields_of
-from schema.mutations import Result, mutation
-from schema.nodes import RowNode
+from schema.mutations import VERSION_SENT, Result, mutation
+from schema.nodes import RowNode, version_field
 from schema.paging import listing_field
 from schema.personal import personal_field
 from schema.registry.references import resident_field
 from schema.timeline import register_timeline_source
 
-VERSION = "Version for optimistic locking: send it back when updating."
-SENT_VERSION = "The `version` you read; a stale one is refused with CONFLICT."
 
 ReturneeStatusEnum = strawberry.enum(ReturneeStatus, name="ReturneeStatus",
                                      description="Being followed up (随访中), completed (期满解除) or moved away (已离开).")
@@ -80,7 +78,7 @@ class ReturneeType(RowNode):
     follow_up_until = row_field(rows.Returnee.follow_up_until, date, "Last day of the follow-up period (arrival plus followUpDays).")
     status = row_field(rows.Returnee.status, ReturneeStatusEnum, "Where the follow-up stands.", convert=ReturneeStatus)
     removed_at = row_field(rows.Returnee.removed_at, Optional[datetime], "When the entry was removed from the ledger, if it was.", convert=aware)
-    version = row_field(rows.Returnee.version, int, VERSION)
+    version = version_field(rows.Returnee)
     origin = personal_field(rows.Returnee.origin, "Where they came from (province/city); masked unless you may read personal data here.")
     transport_number = personal_field(rows.Returnee.transport_number, "Train, flight or coach number, or plate; masked unless you may read personal data here.")
     removed_reason = personal_field(rows.Returnee.removed_reason, "Why the entry was removed, if it was; masked unless you may read personal data here.")
@@ -142,7 +140,7 @@ class OpenReturneeInput:
 @strawberry.input(description="Corrections to a returnee entry; fields left out stay as they are.")
 class UpdateReturneeInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the Returnee.")
-    version: int = strawberry.field(description=SENT_VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     origin: str | None = UNSET
     from_key_area: bool | None = UNSET
     departed_on: date | None = UNSET
@@ -163,14 +161,14 @@ class RecordFollowUpInput:
 @strawberry.input(description="End a returnee's follow-up.")
 class CloseReturneeInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the Returnee.")
-    version: int = strawberry.field(description=SENT_VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     status: ReturneeClosing
 
 
 @strawberry.input(description="Remove an entry from the ledger (soft: it stays in history, no longer listed or counted).")
 class RemoveReturneeInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the Returnee.")
-    version: int = strawberry.field(description=SENT_VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     reason: str = strawberry.field(description="Up to 200 characters.")
 
 

@@ -24,11 +24,10 @@ from strawberry import UNSET
 from db.registry import HouseholdKind, PopulationKind, ResidentStatus
 from resolvers.registry import people, places
 from schema.extend import fields_of
-from schema.mutations import Result, mutation
+from schema.mutations import VERSION_SENT, Result, mutation
 from schema.registry.types import BuildingType, HouseholdType, ResidentType
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum
 
-VERSION = "The `version` you read; a stale one is refused with CONFLICT."
 
 
 @strawberry.enum(description="How a resident left the registry (removal is soft: the record stays).")
@@ -51,7 +50,7 @@ class CreateBuildingInput:
 @strawberry.input(description="Changes to a building; fields left out stay as they are.")
 class UpdateBuildingInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the Building.")
-    version: int = strawberry.field(description=VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     name: str | None = UNSET
     address: str | None = UNSET
     units: int | None = UNSET
@@ -71,7 +70,7 @@ class CreateHouseholdInput:
 @strawberry.input(description="Changes to a household; fields left out stay as they are. A household stays in its grid.")
 class UpdateHouseholdInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the Household.")
-    version: int = strawberry.field(description=VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     building_id: strawberry.ID | None = strawberry.field(default=UNSET, description="Another building of the same grid, or null for none.")
     unit: str | None = UNSET
     room: str | None = UNSET
@@ -95,7 +94,7 @@ class CreateResidentInput:
 @strawberry.input(description="Corrections to a resident; fields left out stay as they are. Use moveResident and removeResident to move or remove.")
 class UpdateResidentInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the Resident.")
-    version: int = strawberry.field(description=VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     name: str | None = UNSET
     id_number: str | None = strawberry.field(default=UNSET, description="A new ID number also re-derives gender and birth date.")
     gender: GenderEnum | None = strawberry.field(default=UNSET, description="Must agree with the ID number.")
@@ -109,7 +108,7 @@ class UpdateResidentInput:
 @strawberry.input(description="Move an active resident to another household, possibly in another grid (both must be yours to edit).")
 class MoveResidentInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the Resident.")
-    version: int = strawberry.field(description=VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     household_id: strawberry.ID = strawberry.field(description="The household the resident moves to.")
     moved_in_on: date | None = strawberry.field(default=None, description="Defaults to today.")
     relation_to_head: str | None = strawberry.field(default=UNSET, description="Relation to the new head; unchanged when left out.")
@@ -118,7 +117,7 @@ class MoveResidentInput:
 @strawberry.input(description="Record that an active resident moved away or died. The record stays, no longer counted.")
 class RemoveResidentInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the Resident.")
-    version: int = strawberry.field(description=VERSION)
+    version: int = strawberry.field(description=VERSION_SENT)
     status: RemovalStatus
     reason: str = strawberry.field(description="Up to 200 characters, e.g. where to.")
     removed_on: date | None = strawberry.field(default=None, description="Defaults to today; not in the future, not before moving in.")

@@ -10,7 +10,7 @@ resident's timeline, a household's visits) with ``schema.extend.fields_of``.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Optional
 
 import strawberry
 from strawberry import relay
@@ -22,23 +22,10 @@ from resolvers.registry import listings
 from resolvers.registry.filters import ResidentFilter
 from schema.direct import row_field
 from schema.extend import fields_of, mixins
-from schema.nodes import RowNode
+from schema.nodes import RowNode, grid_field, version_field
 from schema.paging import listing_field
 from schema.personal import personal_field
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum, ResidentStatusEnum
-
-VERSION = "Version for optimistic locking: send it back when updating."
-
-if TYPE_CHECKING:
-    from schema.area import AreaType
-
-
-async def grid_of(info, area_code: str):
-    """The grid (an ``Area``) a registry record belongs to, through the request's loader."""
-    from schema.area import AreaType
-
-    a = await info.context.loaders.area.load(area_code)
-    return AreaType.from_row(a) if a else None
 
 
 @strawberry.type(name="Building", description="A building (楼栋) in a grid.")
@@ -56,11 +43,9 @@ class BuildingType(*mixins("Building"), RowNode):
         return cls(id=r.id, row=r, area_code=r.area_code)
 
     address = personal_field(rows.Building.address, "Street address of the building; masked unless you may read personal data here.")
-    version = row_field(rows.Building.version, int, VERSION)
+    version = version_field(rows.Building)
 
-    @strawberry.field(description="The grid (网格) the building belongs to.")
-    async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
-        return await grid_of(info, self.area_code)
+    grid = grid_field("The grid (网格) the building belongs to.")
 
 
 @strawberry.type(name="Household", description="A household (户): the people living at one address.")
@@ -82,7 +67,7 @@ class HouseholdType(*mixins("Household"), RowNode):
     unit = personal_field(rows.Household.unit, "Unit/entrance (单元).")
     room = personal_field(rows.Household.room, "Room number (室), e.g. 301.")
     address = personal_field(rows.Household.address, "Exact address; masked unless you may read personal data here.")
-    version = row_field(rows.Household.version, int, VERSION)
+    version = version_field(rows.Household)
 
     @strawberry.field(description="The building (楼栋), if the household is in one.")
     async def building(self, info: strawberry.Info) -> BuildingType | None:
@@ -95,9 +80,7 @@ class HouseholdType(*mixins("Household"), RowNode):
     async def members(self, info: strawberry.Info) -> list["ResidentType"]:
         return [ResidentType.from_row(r) for r in await info.context.loaders.grouped(rows.Resident.household_id, rows.Resident.id).load(self.id)]
 
-    @strawberry.field(description="The grid (网格) the household belongs to.")
-    async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
-        return await grid_of(info, self.area_code)
+    grid = grid_field("The grid (网格) the household belongs to.")
 
 
 @strawberry.type(name="Resident", description="A person (人) registered in a household.")
@@ -135,16 +118,14 @@ class ResidentType(*mixins("Resident"), RowNode):
         today, b = local_day(info.context.settings.timezone), self.row.birth_date
         return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
 
-    version = row_field(rows.Resident.version, int, VERSION)
+    version = version_field(rows.Resident)
 
     @strawberry.field(description="The household (户) the person belongs to.")
     async def household(self, info: strawberry.Info) -> HouseholdType | None:
         h = await info.context.loaders.of(rows.Household).load(self.row.household_id)
         return HouseholdType.from_row(h) if h else None
 
-    @strawberry.field(description="The grid (网格) the person lives in.")
-    async def grid(self, info: strawberry.Info) -> Annotated["AreaType", strawberry.lazy("schema.area")] | None:
-        return await grid_of(info, self.area_code)
+    grid = grid_field("The grid (网格) the person lives in.")
 
 
 @strawberry.type(description="Counts for an area, summed from its grids' counters (汇总).")
