@@ -39,6 +39,11 @@ def gated_tables() -> tuple[tuple[type, str], ...]:
     return tuple((t.model, t.resource) for t in place_bound_tables() if t.model is not Area)
 
 
+def _read_from_below(model) -> bool:
+    found = declared(model)
+    return found is not None and found.seen_from_below
+
+
 class UnscopedSession(RuntimeError):
     """A request session was used without a scope: a programming error, never data."""
 
@@ -60,16 +65,18 @@ def area_condition(scope: Scope):
     The path matters to a grid worker walking up to "which community, which street am I
     in", and the names of offices are not personal data.
     """
-    return _area_condition(scope.prefixes("area", "read"))
+    return _at_or_above(Area.code, scope.prefixes("area", "read"))
 
 
-def _area_condition(prefixes: tuple[str, ...]):
+def _at_or_above(column, prefixes: tuple[str, ...]):
+    """Rows whose code lies in one of ``prefixes``' subtrees or on the path above one:
+    how areas are read, and every table declared ``seen_from_below``."""
     if not prefixes:
         return false()
     ancestors = sorted({a for p in prefixes for a in ancestor_codes(p)})
-    parts = [prefix_condition(Area.code, prefixes)]
+    parts = [prefix_condition(column, prefixes)]
     if ancestors:
-        parts.append(Area.code.in_([literal(a, String, literal_execute=True) for a in ancestors]))
+        parts.append(column.in_([literal(a, String, literal_execute=True) for a in ancestors]))
     return or_(*parts)
 
 
@@ -98,10 +105,16 @@ def _options_for(action: str, models: tuple[type, ...], prefixes: tuple[tuple[st
                  area_prefixes: tuple[str, ...] | None) -> tuple:
     """The options for ``action`` from the prefixes of each of ``models``, in that order,
     and of ``area read`` (None: areas are not changed through the API)."""
-    areas = _area_condition(area_prefixes) if area_prefixes is not None else false()
-    return (*(with_loader_criteria(model, prefix_condition(model.area_code, model_prefixes), include_aliases=True)
+    areas = _at_or_above(Area.code, area_prefixes) if area_prefixes is not None else false()
+    return (*(with_loader_criteria(model, _condition(model, model_prefixes, action), include_aliases=True)
               for model, model_prefixes in zip(models, prefixes)),
             with_loader_criteria(Area, areas, include_aliases=True))
+
+
+def _condition(model, prefixes: tuple[str, ...], action: str):
+    if action == "read" and _read_from_below(model):
+        return _at_or_above(model.area_code, prefixes)
+    return prefix_condition(model.area_code, prefixes)
 
 
 @event.listens_for(ScopedSession, "do_orm_execute")

@@ -39,12 +39,19 @@ Where counters are stored (``db.stats``), chosen by how they are read:
   workflow's per-day counters need no migration, and two workflows writing in one grid on
   one day do not queue on one row. The price, k rows instead of one for k counters of a
   day, is paid only by reads of past days, not by the area pages.
+- **Totals of a part** (``per=``): figures that belong to one record above the grid as well
+  as to the grid, such as a survey campaign's coverage, which is counted per campaign and
+  grid. The domain declares a wide table keyed by (part column, ``area_code``), one column
+  per counter, with ``counted_per(column)``; a counter declared ``per=column`` counts rows
+  of its model by their own part column and grid. A campaign's figure for a city is then
+  one range of that table's key, as a city's totals are a range of ``grid_stats``.
 - Rows are per grid only: no office above the grid has a row that all its grids' writes
   would queue on; an office's figure is always a sum over its grids.
 
 Locks are taken in one order by every mover (``Tally.statements``): ``grid_stats`` rows by
-grid code, then ``grid_day_stats`` rows by (grid, day, counter), so two transactions
-moving the same grids cannot deadlock on each other's counters.
+grid code, then each part table's rows by (part, grid), then ``grid_day_stats`` rows by
+(grid, day, counter), so two transactions moving the same grids cannot deadlock on each
+other's counters.
 """
 
 from __future__ import annotations
@@ -79,20 +86,52 @@ class Counter:
     model: type
     where: Any = None  # a SQL boolean expression over ``model``'s columns, or None
     day: str | None = None  # per-day counters: the model's ``date`` column of the row's local day
+    per: str | None = None  # totals of a part: the column naming the part, in ``model`` and its table
 
     @property
     def per_day(self) -> bool:
         return self.day is not None
+
+    @property
+    def table(self) -> type:
+        """Where the counter is stored: ``grid_stats``, a part's table or ``grid_day_stats``."""
+        if self.per is not None:
+            return _PART_TABLES[self.per]
+        return GridDayStats if self.per_day else GridStats
 
     def day_column(self):
         return getattr(self.model, self.day)
 
 
 _DECLARED: dict[str, Counter] = {}
+#: ``{part column: its stats table}`` (``counted_per``).
+_PART_TABLES: dict[str, type] = {}
 
 
-def declare(name: str, model: type, where=None, *, day: str | None = None) -> Counter:
-    """Declare counter ``name``: rows of ``model`` meeting ``where``, per grid (and per ``day``)."""
+def counted_per(column: str):
+    """Class decorator for a part's stats table: keyed by (``column``, ``area_code``), one
+    integer column per counter declared ``per=column``."""
+
+    def register(table_model: type) -> type:
+        keys = [c.name for c in table_model.__table__.primary_key.columns]
+        if keys != [column, "area_code"]:
+            raise TypeError(f"{table_model.__name__}: the key must be ({column}, area_code), not {keys}")
+        known = _PART_TABLES.get(column)
+        if known is not None and known is not table_model:
+            raise ValueError(f"the part {column!r} already has its table {known.__name__}")
+        _PART_TABLES[column] = table_model
+        return table_model
+
+    return register
+
+
+def part_tables() -> dict[str, type]:
+    return dict(_PART_TABLES)
+
+
+def declare(name: str, model: type, where=None, *, day: str | None = None, per: str | None = None) -> Counter:
+    """Declare counter ``name``: rows of ``model`` meeting ``where``, per grid (and per
+    ``day``, or per part ``per``)."""
     if not _NAME.fullmatch(name) or name == "area_code":
         raise ValueError(f"counter name {name!r}: lower-case letters, digits and _, at most 40")
     if name in _DECLARED:
@@ -100,13 +139,23 @@ def declare(name: str, model: type, where=None, *, day: str | None = None) -> Co
     table = getattr(model, "__table__", None)
     if table is None or "area_code" not in table.c:
         raise TypeError(f"counter {name!r}: {getattr(model, '__name__', model)!r} is not a table with an area_code")
+    if day is not None and per is not None:
+        raise ValueError(f"counter {name!r}: a part's counters are totals, not per day")
     if day is not None:
         column = table.c.get(day)
         if column is None or not isinstance(column.type, sa.Date):
             raise TypeError(f"counter {name!r}: {table.name}.{day} must be a date column (the row's local day)")
+    elif per is not None:
+        stats = _PART_TABLES.get(per)
+        if stats is None:
+            raise ValueError(f"counter {name!r}: no table is counted per {per!r} (db.counters.counted_per)")
+        if per not in table.c:
+            raise TypeError(f"counter {name!r}: {table.name} has no column {per!r}")
+        if name not in stats.__table__.c:
+            raise ValueError(f"counter {name!r} has no column in {stats.__table__.name}: add it (and its migration)")
     elif name not in GridStats.__table__.c:
         raise ValueError(f"total counter {name!r} has no column in grid_stats: add it (and its migration)")
-    counter = _DECLARED[name] = Counter(name, model, where, day)
+    counter = _DECLARED[name] = Counter(name, model, where, day, per)
     return counter
 
 
@@ -128,7 +177,13 @@ def declared() -> tuple[Counter, ...]:
 
 
 def totals() -> tuple[Counter, ...]:
-    return tuple(c for c in _DECLARED.values() if not c.per_day)
+    """The grid totals (``grid_stats``), not the parts'."""
+    return tuple(c for c in _DECLARED.values() if not c.per_day and c.per is None)
+
+
+def of_part(per: str) -> tuple[Counter, ...]:
+    """The counters stored in the table of part ``per``."""
+    return tuple(c for c in _DECLARED.values() if c.per == per)
 
 
 def per_day() -> tuple[Counter, ...]:
@@ -151,12 +206,19 @@ class Tally:
 
     def __init__(self) -> None:
         self._totals: dict[str, dict[str, int]] = {}
+        self._parts: dict[str, dict[tuple[Any, str], dict[str, int]]] = {}
         self._days: dict[tuple[str, date, str], int] = {}
 
-    def add(self, area_code: str, deltas: Mapping[str, int], day: date | None = None) -> None:
-        """Add ``deltas`` to ``area_code``'s counters; per-day ones on ``day``."""
+    def add(self, area_code: str, deltas: Mapping[str, int], day: date | None = None, part: Any = None) -> None:
+        """Add ``deltas`` to ``area_code``'s counters; per-day ones on ``day``, a part's in ``part``."""
         for name, delta in deltas.items():
-            if counter(name).per_day:
+            declared_as = counter(name)
+            if declared_as.per is not None:
+                if part is None:
+                    raise ValueError(f"counter {name!r} is counted per {declared_as.per}: give the part")
+                row = self._parts.setdefault(declared_as.per, {}).setdefault((part, area_code), {})
+                row[name] = row.get(name, 0) + delta
+            elif declared_as.per_day:
                 if day is None:
                     raise ValueError(f"counter {name!r} is counted per day: give the day")
                 key = (area_code, day, name)
@@ -170,18 +232,28 @@ class Tally:
         out = {a: {k: v for k, v in d.items() if v} for a, d in self._totals.items()}
         return {a: d for a, d in out.items() if d}
 
+    def parts(self, per: str) -> dict[tuple[Any, str], dict[str, int]]:
+        """``{(part, grid): {counter: delta}}`` of part ``per``, zeros dropped."""
+        out = {k: {n: v for n, v in d.items() if v} for k, d in self._parts.get(per, {}).items()}
+        return {k: d for k, d in out.items() if d}
+
     def days(self) -> dict[tuple[str, date, str], int]:
         """``{(grid, day, counter): delta}``, zeros dropped."""
         return {k: v for k, v in self._days.items() if v}
 
     def statements(self, dialect_name: str) -> list:
-        """At most two upserts, in the one order every mover locks in (module docstring):
-        the totals of every grid moved, then every per-day row moved, each one multi-row
-        statement whose rows are sorted (the database locks them in that order)."""
+        """A few upserts, in the one order every mover locks in (module docstring): the
+        totals of every grid moved, then each part's rows (parts by column name), then every
+        per-day row moved, each one multi-row statement whose rows are sorted (the database
+        locks them in that order)."""
         out = []
         totals = self.totals()
         if totals:
             out.append(add_to_totals(dialect_name, {a: totals[a] for a in sorted(totals)}))
+        for per in sorted(self._parts):
+            moved = self.parts(per)
+            if moved:
+                out.append(add_to_part(dialect_name, per, {k: moved[k] for k in sorted(moved)}))
         days = self.days()
         if days:
             out.append(add_to_days(dialect_name, [(a, d, c, days[(a, d, c)]) for a, d, c in sorted(days)]))
@@ -212,6 +284,25 @@ def add_to_totals(dialect_name: str, deltas: Mapping[str, Mapping[str, int]]):
     return stmt.on_conflict_do_update(
         index_elements=[GridStats.area_code],
         set_={name: getattr(GridStats, name) + getattr(stmt.excluded, name) for name in names})
+
+
+def add_to_part(dialect_name: str, per: str, deltas: Mapping[tuple[Any, str], Mapping[str, int]]):
+    """The upsert of ``add_to_totals`` on part ``per``'s table, for ``{(part, grid): {counter: delta}}``."""
+    table = _PART_TABLES[per]
+    names = sorted({name for row in deltas.values() for name in row})
+    values = [{per: part, "area_code": a, **{n: row.get(n, 0) for n in names}} for (part, a), row in deltas.items()]
+    stmt = _insert(dialect_name)(table).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=[getattr(table, per), table.area_code],
+        set_={name: getattr(table, name) + getattr(stmt.excluded, name) for name in names})
+
+
+def set_part(dialect_name: str, per: str, part: Any, area_code: str, values: Mapping[str, int]):
+    """Set (not add) one part row's counters to ``values``, creating the row if missing."""
+    table = _PART_TABLES[per]
+    stmt = _insert(dialect_name)(table).values({per: part, "area_code": area_code, **values})
+    return stmt.on_conflict_do_update(index_elements=[getattr(table, per), table.area_code],
+                                      set_={name: getattr(stmt.excluded, name) for name in values})
 
 
 def add_to_days(dialect_name: str, rows: Iterable[tuple[str, date, str, int]]):

@@ -17,6 +17,9 @@ together cover every code, so no row falls between two slices): a province's yea
 per-day counts, millions of (grid, day) pairs, are never held in memory at once. Each slice
 is a range of the tables' ``(area_code, id)`` index.
 
+The totals of a part (a survey campaign's coverage, ``per=`` in ``db.counters``) are
+recounted per part table in one pass each: one ``GROUP BY area_code, <part>`` per model.
+
 Run ``--fix`` while nobody writes: a write that commits between a slice's recount and its
 fix is overwritten by the recounted value (and found by the next check).
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import Session
@@ -51,9 +55,13 @@ class Drift:
     stored: int | None  # None: no stored counter at all (no grid_stats row, no grid_day_stats row)
     actual: int
     day: date | None = None  # None: a total
+    #: For a part's counter (``per=``): the part column and its value, e.g. ("campaign_id", 3).
+    part: tuple[str, Any] | None = None
 
     def describe(self) -> str:
         where = self.area_code if self.day is None else f"{self.area_code} {self.day.isoformat()}"
+        if self.part is not None:
+            where += f" {self.part[0]}={self.part[1]}"
         return f"{where} {self.counter}: stored {self.stored}, counted {self.actual}"
 
 
@@ -71,7 +79,8 @@ def count_from_rows(session: Session, low: str | None = None, high: str | None =
     """
     groups: dict[tuple[type, str | None], list[kit.Counter]] = defaultdict(list)
     for c in kit.declared() if counters is None else counters:
-        groups[(c.model, c.day)].append(c)
+        if c.per is None:  # a part's counters are recounted per part (``_recount_part``)
+            groups[(c.model, c.day)].append(c)
     actual: dict[Key, dict[str, int]] = defaultdict(dict)
     for (model, day), members in groups.items():
         keys = [model.area_code] + ([getattr(model, day)] if day else [])
@@ -91,7 +100,7 @@ def stored_counts(session: Session, low: str | None = None, high: str | None = N
                   counters: tuple[kit.Counter, ...] | None = None) -> dict[Key, dict[str, int]]:
     """The stored values of ``counters`` (default: every declared one), in the shape of
     ``count_from_rows`` (a ``grid_stats`` row lists every total, zeros included)."""
-    counters = kit.declared() if counters is None else counters
+    counters = [c for c in (kit.declared() if counters is None else counters) if c.per is None]
     stored: dict[Key, dict[str, int]] = defaultdict(dict)
     totals = [c.name for c in counters if not c.per_day]
     if totals:
@@ -139,8 +148,45 @@ def recount(session: Session, *, fix: bool = False) -> list[Drift]:
         if fix and found:
             _fix(session, found, actual)
         drift += found
+    for per in sorted(kit.part_tables()):
+        drift += _recount_part(session, per, fix)
     if fix:
         session.flush()
+    return drift
+
+
+def _recount_part(session: Session, per: str, fix: bool) -> list[Drift]:
+    """The drift of part ``per``'s counters, per (part, grid); fixed in place when asked."""
+    counters = kit.of_part(per)
+    if not counters:
+        return []
+    table = kit.part_tables()[per]
+    names = [c.name for c in counters]
+    groups: dict[type, list[kit.Counter]] = defaultdict(list)
+    for c in counters:
+        groups[c.model].append(c)
+    actual: dict[tuple[Any, str], dict[str, int]] = defaultdict(dict)
+    for model, members in groups.items():
+        sums = [func.count() if c.where is None else func.sum(case((c.where, 1), else_=0)) for c in members]
+        stmt = select(getattr(model, per), model.area_code, *sums).group_by(getattr(model, per), model.area_code)
+        for row in session.execute(stmt):
+            for c, n in zip(members, row[2:]):
+                if n:
+                    actual[(row[0], row[1])][c.name] = int(n)
+    stored = {(row[0], row[1]): dict(zip(names, row[2:])) for row in session.execute(
+        select(getattr(table, per), table.area_code, *(getattr(table, n) for n in names)))}
+    drift = []
+    for key in sorted(set(actual) | set(stored), key=lambda k: (k[1], k[0])):
+        want, have = actual.get(key, {}), stored.get(key)
+        for name in names:
+            stored_n = None if have is None else have.get(name)
+            if (stored_n or 0) != want.get(name, 0):
+                drift.append(Drift(key[1], name, stored_n, want.get(name, 0), part=(per, key[0])))
+    if fix:
+        dialect = session.get_bind().dialect.name
+        for part, area_code in {(d.part[1], d.area_code) for d in drift}:
+            want = actual.get((part, area_code), {})
+            session.execute(kit.set_part(dialect, per, part, area_code, {n: want.get(n, 0) for n in names}))
     return drift
 
 

@@ -37,6 +37,11 @@ class PlaceBound:
     #: Why rows of this table are written on the user's behalf without a write check of
     #: their own (None: every write is checked at the row's area, like a resident's).
     bookkeeping: str | None = None
+    #: Rows are also read from below: a reader who may read the resource anywhere under the
+    #: row's area sees the row (a city's survey campaign, read by every grid worker it
+    #: reaches), as every reader sees the areas above their own. Writes are checked at the
+    #: row's area all the same. Only for rows that name no one (``personal`` is refused).
+    seen_from_below: bool = False
 
 
 #: Every declared place-bound table, in declaration order (the gate keeps that order).
@@ -51,12 +56,13 @@ OTHER_RESOURCES: dict[str, str] = {
 }
 
 
-def place_bound(resource: str, *, column: str = "area_code", bookkeeping: str | None = None):
+def place_bound(resource: str, *, column: str = "area_code", bookkeeping: str | None = None,
+                seen_from_below: bool = False):
     """Class decorator: declare ``model``'s policy resource (and, for bookkeeping, why).
 
     ``bookkeeping`` must say why the API may write such rows without checking the writer's
     right at their area: a counter moves because a checked write happened, an audit row
-    records one. Reads are gated all the same.
+    records one. Reads are gated all the same. ``seen_from_below``: see ``PlaceBound``.
     """
     if bookkeeping is not None and not bookkeeping.strip():
         raise ValueError("bookkeeping tables must say why they are written unchecked")
@@ -65,7 +71,9 @@ def place_bound(resource: str, *, column: str = "area_code", bookkeeping: str | 
         table = getattr(model, "__table__", None)
         if table is None or column not in table.c:
             raise TypeError(f"{model.__name__} has no column {column!r} to scope by")
-        _TABLES[model] = PlaceBound(model, resource, column, bookkeeping)
+        if seen_from_below and personal_columns(model):
+            raise TypeError(f"{model.__name__} holds personal columns: it cannot be read from below its area")
+        _TABLES[model] = PlaceBound(model, resource, column, bookkeeping, seen_from_below)
         return model
 
     return register

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Hashable
 
 from sqlalchemy import Integer, String, bindparam, func, literal, select, union_all
@@ -21,7 +22,8 @@ from authz.scope import in_subtree, subtree_bounds
 from db.area import Area
 from db.counters import local_day
 from db.registration import resource_of
-from db.stats import GridStats
+from db.counters import of_part, part_tables
+from db.stats import GridDayStats, GridStats
 from resolvers.listing import ListingQuery, listing_named
 from resolvers.pagination import Page, PageArgs, count_many, fetch_pages
 
@@ -64,6 +66,8 @@ class Loaders:
         self.stats = DataLoader(self._load_stats)
         self._by_id: dict[type, DataLoader] = {}
         self._grouped: dict[tuple, DataLoader] = {}
+        self._parts: dict[str, DataLoader] = {}
+        self._days: dict[tuple[str, ...], DataLoader] = {}
 
     def of(self, model) -> DataLoader:
         """Rows of ``model`` by id, batched (a row outside the scope loads as None)."""
@@ -78,6 +82,23 @@ class Loaders:
         loader = self._grouped.get(key)
         if loader is None:
             loader = self._grouped[key] = DataLoader(self._rows_grouped(column, order_by))
+        return loader
+
+    def part_stats(self, per: str) -> DataLoader:
+        """The sums of part ``per``'s counters (``db.counters.counted_per``) by ``(part, area
+        code)``: a campaign's coverage of a city is one range of its table's key."""
+        loader = self._parts.get(per)
+        if loader is None:
+            loader = self._parts[per] = DataLoader(functools.partial(self._load_part_stats, per))
+        return loader
+
+    def day_stats(self, names: list[str]) -> DataLoader:
+        """Per-day counters ``names`` by ``(area code, from, to)``: ``{(day, counter): n}``
+        summed over the area's grids, one statement per key (the counter-leading index)."""
+        key = tuple(names)
+        loader = self._days.get(key)
+        if loader is None:
+            loader = self._days[key] = DataLoader(functools.partial(self._load_day_stats, key))
         return loader
 
     # -- by key ---------------------------------------------------------------------
@@ -113,6 +134,28 @@ class Loaders:
         result = await self.ctx.run(_stats_statement(len(codes)), params)
         found = {row.batch_no: row._mapping for row in result.all()}
         return [dict(found[i]) for i in range(len(codes))]
+
+    async def _load_part_stats(self, per: str, keys: list[tuple[Any, str]]) -> list[dict[str, int]]:
+        self.ctx.charge(len(keys))
+        table = part_tables()[per]
+        names = [c.name for c in of_part(per)]
+        out = []
+        for part, code in keys:  # a query asks for one campaign's progress in a few areas
+            stmt = select(*(func.coalesce(func.sum(getattr(table, n)), 0).label(n) for n in names)).where(
+                getattr(table, per) == part, in_subtree(table.area_code, code, "code"))
+            out.append(dict((await self.ctx.run(stmt)).one()._mapping))
+        return out
+
+    async def _load_day_stats(self, names: tuple[str, ...], keys: list[tuple[str, date, date]]) -> list[dict]:
+        self.ctx.charge(len(keys))
+        out = []
+        for code, first, last in keys:
+            stmt = (select(GridDayStats.day, GridDayStats.counter, func.sum(GridDayStats.n))
+                    .where(GridDayStats.counter.in_(names), in_subtree(GridDayStats.area_code, code, "code"),
+                           GridDayStats.day >= first, GridDayStats.day <= last)
+                    .group_by(GridDayStats.day, GridDayStats.counter))
+            out.append({(day, name): int(n) for day, name, n in (await self.ctx.run(stmt)).all()})
+        return out
 
     # -- listings -------------------------------------------------------------------
     def base(self, key: ListKey):

@@ -162,17 +162,23 @@ async def open_returnee(w: UnitOfWork, inp) -> Returnee:
     c.done()
     resident = await w.load(Resident, resident_id, "residentId")
     w.require(resident.area_code, "returnee", "create", "residentId")
+    return await open_entry(w, resident, origin=origin, from_key_area=bool(inp.from_key_area), departed_on=departed,
+                            arrived_on=arrived, transport=transport, transport_number=number, follow_up_days=days)
+
+
+async def open_entry(w: UnitOfWork, resident: Resident, *, field: str = "residentId", **fields) -> Returnee:
+    """Open the ledger entry of ``resident`` from checked ``fields`` (origin, dates,
+    transport...): the one way an entry is opened, from the ledger's form or from a survey's
+    person record. The caller has checked the right to create returnees there."""
     if resident.status != ResidentStatus.ACTIVE.value:
-        raise InvalidField("residentId", f"only an active resident can be followed up; this one is {resident.status}")
+        raise InvalidField(field, f"only an active resident can be followed up; this one is {resident.status}")
     c = _checker(w)
-    c.not_before(arrived, resident.birth_date, "arrivedOn", "birth date")
+    c.not_before(fields["arrived_on"], resident.birth_date, "arrivedOn", "birth date")
     c.done()
     if await _open_entry_of(w, resident.id):
-        raise InvalidField("residentId", "this resident already has an open returnee entry: close it first")
-    row = Returnee(area_code=resident.area_code, resident_id=resident.id, origin=origin,
-                   from_key_area=bool(inp.from_key_area), departed_on=departed, arrived_on=arrived,
-                   transport=transport, transport_number=number, follow_up_days=days,
-                   follow_up_until=_until(arrived, days), status=FOLLOWING_UP)
+        raise InvalidField(field, "this resident already has an open returnee entry: close it first")
+    row = Returnee(area_code=resident.area_code, resident_id=resident.id, status=FOLLOWING_UP,
+                   follow_up_until=_until(fields["arrived_on"], fields["follow_up_days"]), **fields)
     await w.add(row)
     w.count(row.area_code, returnees_following=1)
     w.audit("returnee.open", row, {"after": snapshot(row, RETURNEE_FIELDS)})

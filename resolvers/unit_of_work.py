@@ -63,6 +63,9 @@ class Requires:
     #: that stand for each other as ``"buildingId|areaCode"``; or a phrase such as "a whole
     #: province" for a right checked otherwise (``UnitOfWork.noted``).
     at: str
+    #: A right needed only in some cases, said as a phrase ("a new person is registered"):
+    #: the command asks it in those cases, and may succeed without asking it otherwise.
+    when: str | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -71,8 +74,10 @@ class Requires:
     def sentence(self) -> str:
         """How the SDL states it: "`resident create` at the area of `householdId`"."""
         if all(i.isidentifier() for i in self.inputs):
-            return f"`{self.resource} {self.action}` at the area of " + " or ".join(f"`{i}`" for i in self.inputs)
-        return f"`{self.resource} {self.action}` for {self.at}"
+            said = f"`{self.resource} {self.action}` at the area of " + " or ".join(f"`{i}`" for i in self.inputs)
+        else:
+            said = f"`{self.resource} {self.action}` for {self.at}"
+        return said if self.when is None else f"{said} when {self.when}"
 
 
 @dataclass(frozen=True)
@@ -240,13 +245,14 @@ class UnitOfWork:
         """Run ``action`` once the change is committed (never if it is rolled back)."""
         self._after_commit.append(action)
 
-    def count(self, area_code: str, *, on: date | None = None, **deltas: int) -> None:
-        """Move ``area_code``'s counters by ``deltas`` with this transaction: totals, and
-        per-day counters on day ``on`` (the row's stored day; default ``local_today``).
+    def count(self, area_code: str, *, on: date | None = None, part=None, **deltas: int) -> None:
+        """Move ``area_code``'s counters by ``deltas`` with this transaction: totals, per-day
+        counters on day ``on`` (the row's stored day; default ``local_today``), and the
+        counters of a part (``per=`` in ``db.counters``, e.g. a campaign) in ``part``.
 
         An undeclared counter name raises ``db.counters.UnknownCounter`` here, before any write.
         """
-        self._tally.add(area_code, deltas, on or self.local_today)
+        self._tally.add(area_code, deltas, on or self.local_today, part)
 
     def audit(self, action: str, row=None, detail: dict | None = None, *, resource: str | None = None,
               record_ids=None, area_code: str | None = None) -> None:
@@ -314,7 +320,8 @@ async def run_command(ctx, operation, *args) -> Done:
 
 def _check_declared_rights(declared: Command, w: UnitOfWork) -> None:
     asked = {(resource, action, at) for resource, action, at in w.checked}
-    missing = [r for r in declared.requires if not any((r.resource, r.action, i) in asked for i in r.inputs)]
+    missing = [r for r in declared.requires
+               if r.when is None and not any((r.resource, r.action, i) in asked for i in r.inputs)]
     if missing:
         raise RuntimeError(f"command {declared.name} succeeded without checking {missing}: "
                            "a declared right must be asked with UnitOfWork.require")

@@ -38,23 +38,31 @@ class Checker:
 
     today: date = field(default_factory=date.today)
     errors: list[InvalidField] = field(default_factory=list)
+    #: Put before every field name: ``people.1.`` for the second person of a batch.
+    prefix: str = ""
 
     def fail(self, name: str, reason: str) -> None:
-        self.errors.append(InvalidField(name, reason))
+        self.errors.append(InvalidField(self.prefix + name, reason))
+
+    def within(self, prefix: str) -> "Checker":
+        """A checker for one item of a list input, whose errors land in this one's list
+        named ``<prefix><field>`` (``people.0.idNumber``): every item checked with the same
+        rules as when it is sent alone, every wrong box of every item reported at once."""
+        return Checker(today=self.today, errors=self.errors, prefix=self.prefix + prefix)
 
     def done(self) -> None:
         if self.errors:
             raise InputErrors(self.errors)
 
     def ok(self, name: str) -> bool:
-        return not any(e.field == name for e in self.errors)
+        return not any(e.field == self.prefix + name for e in self.errors)
 
     def run(self, fn, *args, **kw):
         """``fn(*args, **kw)``, or None with the error recorded when it raises InvalidField."""
         try:
             return fn(*args, **kw)
         except InvalidField as exc:
-            self.errors.append(exc)
+            self.errors.append(InvalidField(self.prefix + exc.field, exc.reason) if self.prefix else exc)
             return None
 
     # -- values -------------------------------------------------------------------

@@ -40,7 +40,7 @@ def _cursor(row, key_names) -> str:
 
 
 def listing_field(listing: Listing, node, description: str, *, parent: Callable = lambda self: self.code,
-                  filter_input: type | None = None, to_node: Callable | None = None):
+                  filter_input: type | None = None, filters_of: Callable | None = None, to_node: Callable | None = None):
     """A connection field over a registered listing, with ``first/after/last/before``
     (and ``filter`` when the listing has a filter input): the one way to expose a list.
 
@@ -48,12 +48,16 @@ def listing_field(listing: Listing, node, description: str, *, parent: Callable 
     by default); ``to_node`` (default ``node.from_row``) turns each row into its GraphQL
     type; ``node`` may be a ``strawberry.lazy`` annotation, then ``to_node`` is needed. Page arguments are
     validated before anything is loaded; ``filter_input.to_filter()`` validates the filter.
+    ``filters_of`` gives the filters from the object the field is on instead (a campaign's
+    households not reached: the campaign).
     """
 
     convert = to_node or node.from_row
+    if filters_of is not None and filter_input is not None:
+        raise TypeError("a listing's filters come from the client (filter_input) or from its object (filters_of)")
 
     async def resolve(self, info, filter=None, first=None, after=None, last=None, before=None):
-        filters = filter.to_filter() if filter is not None else None
+        filters = filter.to_filter() if filter is not None else (filters_of(self) if filters_of else None)
         return await connection(info, ListKey(listing.name, parent(self), filters),
                                 page_args(info, first, after, last, before), convert)
 

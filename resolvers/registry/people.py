@@ -83,10 +83,9 @@ async def unique_id_number(w: UnitOfWork, id_number: str, except_id: int | None 
 
 # -- residents ----------------------------------------------------------------------
 
-@command(Requires("resident", "create", "householdId"), collisions=ID_NUMBER_TAKEN)
-async def create_resident(w: UnitOfWork, inp) -> Resident:
-    c = w.checker()
-    household_id = c.global_id(inp.household_id, "Household", "householdId")
+def checked_new_resident(c: Checker, inp) -> dict:
+    """The fields of a resident to register, from an input with the registry's resident
+    fields (``createResident``'s, or a person found at a survey visit), errors in ``c``."""
     name = c.text(inp.name, "name", 50, required=True)
     id_number = c.id_number(inp.id_number)
     gender, birth_date = c.identity(id_number, inp.gender, inp.birth_date)
@@ -94,19 +93,34 @@ async def create_resident(w: UnitOfWork, inp) -> Resident:
     relation = checked_relation(c, inp.relation_to_head)
     c.not_future(inp.moved_in_on, "movedInOn")
     c.not_before(inp.moved_in_on, birth_date, "movedInOn", "birth date")
-    c.done()
-    household = await w.load(Household, household_id, "householdId")
-    w.require(household.area_code, "resident", "create", "householdId")
-    await unique_id_number(w, id_number)
-    row = Resident(area_code=household.area_code, household_id=household.id, name=name, gender=gender,
-                   id_number=id_number, birth_date=birth_date, phone=phone, relation_to_head=relation,
-                   population_kind=enum_value(inp.population_kind), moved_in_on=inp.moved_in_on,
-                   registered_on=w.local_today)
+    return dict(name=name, gender=gender, id_number=id_number, birth_date=birth_date, phone=phone,
+                relation_to_head=relation, population_kind=enum_value(inp.population_kind),
+                moved_in_on=inp.moved_in_on)
+
+
+async def register_resident(w: UnitOfWork, household: Household, fields: dict, field: str = "idNumber") -> Resident:
+    """Register a resident in ``household`` (its grid): the one way a person enters the
+    registry, with its uniqueness check, counters and audit row. The caller has checked
+    ``fields`` (``checked_new_resident``) and the right to create residents there."""
+    if await id_number_taken(w, fields["id_number"]):
+        raise InvalidField(field, "this ID number is already registered")
+    row = Resident(area_code=household.area_code, household_id=household.id, registered_on=w.local_today, **fields)
     await w.add(row)
     w.count(row.area_code, residents=1, floating_residents=int(row.population_kind == FLOATING),
             residents_registered=1, on=row.registered_on)
     w.audit("resident.create", row, {"after": snapshot(row, RESIDENT_FIELDS)})
     return row
+
+
+@command(Requires("resident", "create", "householdId"), collisions=ID_NUMBER_TAKEN)
+async def create_resident(w: UnitOfWork, inp) -> Resident:
+    c = w.checker()
+    household_id = c.global_id(inp.household_id, "Household", "householdId")
+    fields = checked_new_resident(c, inp)
+    c.done()
+    household = await w.load(Household, household_id, "householdId")
+    w.require(household.area_code, "resident", "create", "householdId")
+    return await register_resident(w, household, fields)
 
 
 @command(Requires("resident", "update", "id"), collisions=ID_NUMBER_TAKEN)
