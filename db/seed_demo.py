@@ -65,6 +65,9 @@ class SeedReport:
     key_persons: int = 0
     returnees: int = 0
     follow_ups: int = 0
+    campaigns: int = 0
+    visits: int = 0
+    survey_people: int = 0
     skipped: bool = False
     users: list[str] = field(default_factory=list)
 
@@ -78,6 +81,7 @@ class SeedReport:
             f"residents: {self.residents}",
             f"key persons: {self.key_persons}",
             f"returnees: {self.returnees} ({self.follow_ups} follow-ups)",
+            f"survey: {self.campaigns} campaigns, {self.visits} visits, {self.survey_people} person records",
         ]
 
 
@@ -126,6 +130,7 @@ def seed_demo(session: Session, *, households_per_grid: int = 20, today: date = 
     session.flush()
     report.key_persons = _seed_key_persons(session, random.Random(SEED + 1), today)
     _seed_returnees(session, random.Random(SEED + 2), today, report)  # its own stream: the others' are unchanged
+    _seed_survey(session, random.Random(SEED + 3), today, report)
     recount(session, fix=True)  # every declared counter, totals and per day, from the rows just written
     return report
 
@@ -244,4 +249,75 @@ def _seed_returnees(session: Session, rng: random.Random, today: date, report: S
                                      health=(Health.FEVER if fever else Health.WELL).value, temperature=temperature,
                                      note=rng.choice(NOTES) if d % 3 == 0 else None))
                 report.follow_ups += 1
+    session.flush()
+
+
+#: Where the survey's travellers came from; the campaigns' key areas are 湖北省 and 武汉市.
+CAME_FROM = ["湖北省武汉市", "湖北省孝感市", "广东省深圳市", "北京市朝阳区", "辽宁省大连市", "浙江省温州市"]
+KEY_AREAS = ("湖北省", "武汉市")
+
+
+def _seed_survey(session: Session, rng: random.Random, today: date, report: SeedReport) -> None:
+    """One campaign per city, started ten days ago: about 80% of households reached (some
+    after a first visit found nobody home), 15% nobody home so far, 5% refused; a person
+    record for every active resident of a reached household, a few percent back from
+    elsewhere (most of them from a key area), a handful with a fever."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from db.counters import DEFAULT_ZONE
+    from db.survey import CampaignStatus, ContactMethod as M, SurveyCampaign, SurveyPerson, SurveyVisit, \
+        VisitOutcome as O
+
+    zone = ZoneInfo(DEFAULT_ZONE)
+    start = today - timedelta(days=10)
+    cities = session.scalars(select(Area).where(Area.level == "city").order_by(Area.code)).all()
+    for city in cities:
+        campaign = SurveyCampaign(area_code=city.code, name=f"{city.name}入户排查登记", starts_on=start,
+                                  status=CampaignStatus.OPEN.value, key_areas="\n".join(KEY_AREAS))
+        session.add(campaign)
+        session.flush()
+        report.campaigns += 1
+        households = session.scalars(select(Household).where(Household.area_code.like(f"{city.code}%"))
+                                     .order_by(Household.id)).all()
+        members: dict[int, list[Resident]] = {}
+        for r in session.scalars(select(Resident).where(Resident.area_code.like(f"{city.code}%"),
+                                                        Resident.status == "active").order_by(Resident.id)):
+            members.setdefault(r.household_id, []).append(r)
+        for household in households:
+            fate = rng.random()
+            day = start + timedelta(days=rng.randint(0, 8))
+            if fate < 0.8:  # reached, now and then on a second visit
+                outcomes = ([O.NOBODY_HOME] if rng.random() < 0.15 else []) + [O.REACHED]
+            else:
+                outcomes = [O.NOBODY_HOME] if fate < 0.95 else [O.REFUSED]
+            for n, outcome in enumerate(outcomes):
+                on = min(day + timedelta(days=n), today)
+                at = datetime.combine(on, time(rng.randint(8, 18), rng.randint(0, 59)), zone)
+                visit = SurveyVisit(campaign_id=campaign.id, household_id=household.id, area_code=household.area_code,
+                                    visited_at=at, on=on, outcome=outcome.value, first_reach=outcome is O.REACHED,
+                                    method=rng.choices(list(M), [60, 25, 8, 4, 3])[0].value)
+                session.add(visit)
+                report.visits += 1
+                if outcome is not O.REACHED:
+                    continue
+                session.flush()
+                for r in members.get(household.id, []):
+                    travelled = rng.random() < 0.04
+                    came_from = rng.choice(CAME_FROM) if travelled else None
+                    arrived = on - timedelta(days=rng.randint(1, 20)) if travelled else None
+                    fever = rng.random() < 0.004
+                    measured = fever or rng.random() < 0.5
+                    key = bool(came_from) and any(k in came_from for k in KEY_AREAS)
+                    session.add(SurveyPerson(
+                        campaign_id=campaign.id, visit_id=visit.id, resident_id=r.id, area_code=household.area_code,
+                        on=on, came_from=came_from, from_key_area=key,
+                        departed_on=arrived - timedelta(days=rng.randint(0, 1)) if arrived else None,
+                        arrived_on=arrived, transport=rng.choice(list(Transport)).value if travelled else None,
+                        transport_number=f"G{rng.randint(100, 9999)}" if travelled and rng.random() < 0.5 else None,
+                        fever=fever, cough=fever and rng.random() < 0.5,
+                        temperature=round(rng.uniform(37.4, 38.8) if fever else rng.uniform(36.0, 37.1), 1)
+                        if measured else None,
+                        close_contact=key and rng.random() < 0.2, under_observation=key and rng.random() < 0.5))
+                    report.survey_people += 1
     session.flush()

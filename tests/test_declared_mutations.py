@@ -54,6 +54,20 @@ def _key_person(s):
     return s.scalars(select(KeyPerson).where(KeyPerson.area_code == NEIGHBOUR, KeyPerson.removed_at.is_(None))).first()
 
 
+def _campaign(s):
+    from db.survey import SurveyCampaign
+
+    fresh(s)
+    return s.scalars(select(SurveyCampaign).where(SurveyCampaign.area_code == NEIGHBOUR[:4])).first()
+
+
+def _survey_person(s):
+    from db.survey import SurveyPerson
+
+    fresh(s)
+    return s.scalars(select(SurveyPerson).where(SurveyPerson.area_code == NEIGHBOUR)).first()
+
+
 #: name -> (arguments from the test database, users who must be refused)
 EXAMPLES = {
     "createBuilding": (lambda s: {"input": {"areaCode": NEIGHBOUR, "name": "9号楼"}}, WRITERS_ELSEWHERE),
@@ -100,6 +114,19 @@ EXAMPLES = {
                                                         "notes": "每周上门"}})(_key_person(s)), WRITERS_ELSEWHERE),
     "removeKeyPerson": (lambda s: (lambda k: {"input": {"id": global_id("KeyPerson", k.id), "version": k.version,
                                                         "reason": "已搬离"}})(_key_person(s)), WRITERS_ELSEWHERE),
+    "openSurveyCampaign": (lambda s: {"input": {"areaCode": NEIGHBOUR, "name": "网格排查"}}, WRITERS_ELSEWHERE),
+    "updateSurveyCampaign": (lambda s: (lambda c: {"input": {"id": global_id("SurveyCampaign", c.id),
+                                                             "version": c.version, "name": "再排查"}})(_campaign(s)),
+                             WRITERS_ELSEWHERE),
+    "closeSurveyCampaign": (lambda s: (lambda c: {"input": {"id": global_id("SurveyCampaign", c.id),
+                                                            "version": c.version}})(_campaign(s)), WRITERS_ELSEWHERE),
+    "recordHouseholdVisit": (lambda s: {"input": {"campaignId": global_id("SurveyCampaign", _campaign(s).id),
+                                                  "householdId": global_id("Household", _households(s)[0].id),
+                                                  "method": "DOOR", "outcome": "NOBODY_HOME"}}, WRITERS_ELSEWHERE),
+    "updateSurveyPerson": (lambda s: (lambda p: {"input": {"id": global_id("SurveyPerson", p.id), "version": p.version,
+                                                           "fever": True}})(_survey_person(s)), WRITERS_ELSEWHERE),
+    "openReturneeFromSurvey": (lambda s: {"input": {"surveyPersonId": global_id("SurveyPerson", _survey_person(s).id)}},
+                               WRITERS_ELSEWHERE),
     # A district admin holds ``policy update`` for the district only, not a whole province.
     "reloadPolicies": (lambda s: {}, ["district_admin", "grid_worker"]),
 }

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from conftest import global_id
 from registry_support import GRID
 from returnee_support import free_residents
@@ -14,7 +16,7 @@ from db.counters import DEFAULT_ZONE, local_day
 
 TIMELINE = """query($id: ID!, $first: Int, $after: String) { node(id: $id) { ... on Resident {
   timeline(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor }
-    edges { node { at kind recordedBy record { id ... on KeyPerson { categories } ... on FollowUp { health } } } } } } } }"""
+    edges { node { at kind recordedBy record { id ... on KeyPerson { categories } ... on FollowUp { health } ... on SurveyPerson { fever } } } } } } } }"""
 
 
 def _record_a_file(api, resident_gid: str) -> None:
@@ -37,15 +39,33 @@ def _record_a_file(api, resident_gid: str) -> None:
     body = api.data("mutation($i: RecordFollowUpInput!) { recordFollowUp(input: $i) { followUp { id } errors { field code } } }",
                     {"i": {"returneeId": returnee_id, "health": "WELL", "temperature": 36.5}}, user="grid_worker")
     assert body["recordFollowUp"]["errors"] == []
+    campaign = api.data("mutation { openSurveyCampaign(input: {areaCode: \"%s\", name: \"复查\"}) { campaign { id } "
+                        "errors { field code } } }" % GRID[:12], user="community_staff")["openSurveyCampaign"]
+    resident = api.data("query($id: ID!) { node(id: $id) { ... on Resident { household { id } } } }",
+                        {"id": resident_gid}, user="grid_worker")["node"]
+    body = api.data("mutation($i: RecordHouseholdVisitInput!) { recordHouseholdVisit(input: $i) { errors { field code } } }",
+                    {"i": {"campaignId": campaign["campaign"]["id"], "householdId": resident["household"]["id"],
+                           "method": "DOOR", "outcome": "REACHED", "people": [{"residentId": resident_gid, "fever": True}]}},
+                    user="grid_worker")
+    assert body["recordHouseholdVisit"]["errors"] == []
+
+
+def _unsurveyed(session):
+    """A resident of the grid with nothing on file yet (the demo surveyed most of them)."""
+    from db.survey import SurveyPerson
+
+    session.rollback()
+    surveyed = set(session.scalars(select(SurveyPerson.resident_id)).all())
+    return next(r for r in free_residents(session, GRID) if r.id not in surveyed)
 
 
 def test_a_file_holds_every_kind_newest_first_and_pages_through(api, sync_session):
-    resident = free_residents(sync_session, GRID)[0]
+    resident = _unsurveyed(sync_session)
     rid = global_id("Resident", resident.id)
     _record_a_file(api, rid)
     whole = api.data(TIMELINE, {"id": rid, "first": 10}, user="grid_worker")["node"]["timeline"]
     kinds = [e["node"]["kind"] for e in whole["edges"]]
-    assert sorted(kinds) == ["follow_up", "key_person", "returnee"] and whole["totalCount"] == 3
+    assert sorted(kinds) == ["follow_up", "key_person", "returnee", "survey_person"] and whole["totalCount"] == 4
     ats = [e["node"]["at"] for e in whole["edges"]]
     assert ats == sorted(ats, reverse=True)
     assert {e["node"]["recordedBy"] for e in whole["edges"]} == {"乡政社区第一网格网格员"}
@@ -61,13 +81,14 @@ def test_a_file_holds_every_kind_newest_first_and_pages_through(api, sync_sessio
 
 
 def test_the_file_is_masked_for_an_officer_and_closed_to_others(api, sync_session):
-    resident = free_residents(sync_session, GRID)[0]
+    resident = _unsurveyed(sync_session)
     rid = global_id("Resident", resident.id)
     _record_a_file(api, rid)
     officer = api.data(TIMELINE, {"id": rid, "first": 10}, user="city_officer")["node"]["timeline"]
     records = {e["node"]["kind"]: e["node"]["record"] for e in officer["edges"]}
-    assert set(records) == {"follow_up", "key_person", "returnee"}
+    assert set(records) == {"follow_up", "key_person", "returnee", "survey_person"}
     assert records["key_person"]["categories"] is None and records["follow_up"]["health"] is None
+    assert records["survey_person"]["fever"] is None
     clear = api.data(TIMELINE, {"id": rid, "first": 10}, user="grid_worker")["node"]["timeline"]
     assert {e["node"]["kind"]: e["node"]["record"] for e in clear["edges"]}["key_person"]["categories"] == ["HARDSHIP"]
     # the analyst reads no person at all, and a team of another community no one here: no

@@ -78,9 +78,8 @@ class UpdateHouseholdInput:
     kind: HouseholdKindEnum | None = UNSET
 
 
-@strawberry.input(description="A new resident (人) of a household; the grid is the household's.")
-class CreateResidentInput:
-    household_id: strawberry.ID = strawberry.field(description="Global ID of the Household.")
+@strawberry.input(description="A person to register in the registry, checked as createResident checks.")
+class NewResidentInput:
     name: str = strawberry.field(description="Up to 50 characters.")
     id_number: str = strawberry.field(description="18-character resident ID number (身份证号), last character a digit or uppercase X; unique nationwide.")
     gender: GenderEnum | None = strawberry.field(default=None, description="Derived from the ID number when left out; must agree with it when given.")
@@ -89,6 +88,11 @@ class CreateResidentInput:
     relation_to_head: str = strawberry.field(default="head", description="head, spouse, child, parent or other.")
     population_kind: PopulationKindEnum = PopulationKind.REGISTERED
     moved_in_on: date | None = strawberry.field(default=None, description="Not in the future, not before the birth date.")
+
+
+@strawberry.input(description="A new resident (人) of a household; the grid is the household's.")
+class CreateResidentInput(NewResidentInput):
+    household_id: strawberry.ID = strawberry.field(description="Global ID of the Household.")
 
 
 @strawberry.input(description="Corrections to a resident; fields left out stay as they are. Use moveResident and removeResident to move or remove.")
