@@ -127,8 +127,13 @@ def _not_removed(row: Returnee, field: str = "id") -> None:
 
 
 async def _open_entry_of(w: UnitOfWork, resident_id: int) -> bool:
+    """Whether the resident has an open entry anywhere: one yes/no on an unscoped session.
+
+    Scoped, the check missed the entry a resident left in their old grid when they moved,
+    and the new grid opened a second one, counted in both grids."""
     stmt = select(Returnee.id).where(Returnee.resident_id == resident_id, FOLLOWING).limit(1)
-    return (await w.session.execute(stmt)).first() is not None
+    async with w.unscoped("a resident has one open returnee entry wherever it lies; one yes/no") as system:
+        return (await system.execute(stmt)).first() is not None
 
 
 async def _follow_up_days(w: UnitOfWork, returnee_id: int) -> tuple[date | None, date | None]:
@@ -176,7 +181,8 @@ async def open_entry(w: UnitOfWork, resident: Resident, *, field: str = "residen
     c.not_before(fields["arrived_on"], resident.birth_date, "arrivedOn", "birth date")
     c.done()
     if await _open_entry_of(w, resident.id):
-        raise InvalidField(field, "this resident already has an open returnee entry: close it first")
+        raise InvalidField(field, "this resident already has an open returnee entry (perhaps in the grid they "
+                                  "came from): close it first")
     row = Returnee(area_code=resident.area_code, resident_id=resident.id, status=FOLLOWING_UP,
                    follow_up_until=_until(fields["arrived_on"], fields["follow_up_days"]), **fields)
     await w.add(row)

@@ -182,3 +182,29 @@ def test_random_writes_through_the_api_leave_no_counter_drift(api, sync_session,
                        "community_staff")
     assert entries
     assert recount(fresh(sync_session)) == []
+
+
+def test_a_resident_who_moved_keeps_one_open_entry(api, sync_session, monkeypatch):
+    """The entry stays in the grid they left; the new grid cannot open a second one."""
+    from db.registry import Household
+    from registry_support import mutate as registry_mutate
+
+    clock = Clock(monkeypatch)
+    entry = _open(api, sync_session, clock, grid=NEIGHBOUR, user="community_staff")
+    following = counters(sync_session, GRID, clock.today)["returnees_following"]
+    resident = api.data(NODE, {"id": entry["id"]}, user="community_staff")["node"]["resident"]
+    version = rows(sync_session, Resident, Resident.id == _resident_key(resident["id"]))[0].version
+    target = rows(sync_session, Household, Household.area_code == GRID)[0]
+    moved = registry_mutate(api, "moveResident", {"id": resident["id"], "version": version,
+                                                  "householdId": gid("Household", target.id)}, "community_staff")
+    assert moved["errors"] == [], moved["errors"]
+    again = mutate(api, "openReturnee", opening(resident["id"], clock.today), "grid_worker")
+    assert [e["field"] for e in again["errors"]] == ["residentId"]
+    assert counters(sync_session, GRID, clock.today)["returnees_following"] == following
+    assert recount(fresh(sync_session)) == []
+
+
+def _resident_key(global_id: str) -> int:
+    import base64
+
+    return int(base64.b64decode(global_id).decode().split(":")[1])

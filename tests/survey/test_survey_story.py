@@ -104,9 +104,15 @@ def test_the_neighbouring_grid_can_neither_read_nor_change_it(api, sync_session)
     person = done["visit"]["people"][0]
     before = rows(sync_session, SurveyVisit), rows(sync_session, SurveyPerson), len(rows(sync_session, AuditEvent))
 
-    listed = api.data("query($c: String!) { area(code: $c) { surveyVisits(first: 5) { totalCount } "
-                      "surveyPeople(first: 5) { totalCount } } }", {"c": COMMUNITY}, user="grid_worker")["area"]
+    listed = api.data("query($c: String!, $v: SurveyVisitFilterInput, $p: SurveyPersonFilterInput) { area(code: $c) "
+                      "{ surveyVisits(filter: $v, first: 5) { totalCount } surveyPeople(filter: $p, first: 5) "
+                      "{ totalCount } } }", {"c": COMMUNITY, "v": {"campaignId": campaign["id"]},
+                                             "p": {"campaignId": campaign["id"]}}, user="grid_worker")["area"]
     assert listed["surveyVisits"]["totalCount"] == 0 and listed["surveyPeople"]["totalCount"] == 0
+    staff = api.data("query($c: String!, $v: SurveyVisitFilterInput) { area(code: $c) { surveyVisits(filter: $v, "
+                     "first: 5) { totalCount } } }", {"c": COMMUNITY, "v": {"campaignId": campaign["id"]}},
+                     user="community_staff")["area"]
+    assert staff["surveyVisits"]["totalCount"] == 1  # the same question, asked by someone who may see it
     for node_id in (person["id"], done["visit"]["id"]):
         assert api.data("query($id: ID!) { node(id: $id) { id } }", {"id": node_id}, user="grid_worker")["node"] is None
     assert progress(api, campaign["id"], NEIGHBOUR, "grid_worker")["figures"] is None
