@@ -81,8 +81,10 @@ class SurveyCampaign(Stamped, table=True):
     #: a key area", one per line: a person record's ``came_from`` naming one of them is marked.
     key_areas: str = Field(default="", sa_type=sa.String(700), nullable=False)
 
-    def key_area_list(self) -> list[str]:
-        return [k for k in self.key_areas.split("\n") if k]
+
+def key_area_list(stored: str) -> list[str]:
+    """A campaign's key areas from its stored ``key_areas`` (a plain row has no methods)."""
+    return [k for k in stored.split("\n") if k]
 
 
 @place_bound("survey")

@@ -41,7 +41,7 @@ from db.codes import ancestor_codes, validate_code
 from db.errors import InvalidField, NotFound
 from db.registry import Household, Resident, ResidentStatus
 from db.survey import (MAX_KEY_AREA_LENGTH, MAX_KEY_AREAS, CampaignStatus, ContactMethod, SurveyCampaign,
-                       SurveyPerson, SurveyVisit, Transport, VisitOutcome, person_counts)
+                       SurveyPerson, SurveyVisit, Transport, VisitOutcome, key_area_list, person_counts)
 from resolvers.listing import Listing, ListingQuery, register_listing
 from resolvers.registry.people import checked_new_resident, register_resident
 from resolvers.returnee import MAX_DAYS, MIN_DAYS, open_entry
@@ -200,7 +200,7 @@ def _reaches(campaign: SurveyCampaign, household: Household) -> None:
 
 
 def from_key_area(campaign: SurveyCampaign, came_from: str | None) -> bool:
-    return bool(came_from) and any(k in came_from for k in campaign.key_area_list())
+    return bool(came_from) and any(k in came_from for k in key_area_list(campaign.key_areas))
 
 
 @dataclass

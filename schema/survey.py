@@ -104,7 +104,7 @@ class SurveyCampaignType(RowNode):
 
     @strawberry.field(description="Places whose travellers count as from a key area (重点地区), e.g. 湖北省, 武汉市.")
     def key_areas(self) -> list[str]:
-        return self.row.key_area_list()
+        return rows.key_area_list(self.row.key_areas)
 
     @strawberry.field(description="The campaign's progress in an area it reaches (default: its own area).")
     async def progress(self, info: strawberry.Info, area_code: str | None = None) -> SurveyProgress:
