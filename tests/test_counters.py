@@ -351,3 +351,57 @@ def test_migration_0003_backfills_registration_days_and_day_counters(empty_db_ur
                           ("residents_removed", date(2026, 3, 5)): 1}
         assert {d.counter for d in recount(session)} <= {c.name for c in counters.totals()}  # no grid_stats rows yet
     engine.dispose()
+
+
+# -- totals of a part (per=) ------------------------------------------------------------
+
+
+def test_a_parts_counters_need_their_table_and_column():
+    import db.models  # noqa: F401
+    from db.survey import CampaignGridStats, SurveyVisit
+
+    before = counters.declared()
+    with pytest.raises(ValueError):  # no table counted per this column
+        counters.declare("visits_per_household", SurveyVisit, per="household_id")
+    with pytest.raises(ValueError):  # the part's table has no such column
+        counters.declare("campaign_nothing", SurveyVisit, per="campaign_id")
+    with pytest.raises(ValueError):  # a part's counters are totals
+        counters.declare("campaign_visits_daily", SurveyVisit, day="on", per="campaign_id")
+    with pytest.raises(TypeError):  # the key must be (part, area_code)
+        counters.counted_per("area_code")(CampaignGridStats)
+    assert counters.declared() == before
+    assert {c.name for c in counters.of_part("campaign_id")} == set(CampaignGridStats.__table__.c.keys()) - {
+        "campaign_id", "area_code"}
+
+
+def test_a_parts_moves_need_the_part_and_lock_between_totals_and_days():
+    import db.models  # noqa: F401
+
+    tally = counters.Tally()
+    with pytest.raises(ValueError):
+        tally.add(GRID, {"campaign_visits": 1}, date(2026, 1, 1))
+    tally.add(NEIGHBOUR, {"campaign_visits": 1}, date(2026, 1, 1), part=2)
+    tally.add(GRID, {"campaign_visits": 1, "campaign_households": 1, "survey_visits": 1, "residents": 1},
+              date(2026, 1, 1), part=1)
+    assert tally.parts("campaign_id") == {(2, NEIGHBOUR): {"campaign_visits": 1},
+                                          (1, GRID): {"campaign_visits": 1, "campaign_households": 1}}
+    tables = [stmt.table.name for stmt in tally.statements("postgresql")]
+    assert tables == ["grid_stats", "survey_grid_stats", "grid_day_stats"]
+
+
+def test_a_parts_drift_is_found_and_fixed(sync_session):
+    from db.survey import CampaignGridStats
+
+    row = sync_session.scalars(select(CampaignGridStats).order_by(CampaignGridStats.area_code)).first()
+    sync_session.execute(update(CampaignGridStats).where(
+        CampaignGridStats.campaign_id == row.campaign_id, CampaignGridStats.area_code == row.area_code).values(
+        campaign_people=CampaignGridStats.campaign_people + 2))
+    sync_session.execute(delete(CampaignGridStats).where(CampaignGridStats.area_code == NEIGHBOUR))
+    drift = recount(sync_session)
+    moved = [d for d in drift if d.part == ("campaign_id", row.campaign_id) and d.area_code == row.area_code]
+    assert [(d.counter, d.stored - d.actual) for d in moved] == [("campaign_people", 2)]
+    assert any(d.area_code == NEIGHBOUR and d.stored is None and d.part for d in drift)
+    assert "campaign_id=" in moved[0].describe()
+    recount(sync_session, fix=True)
+    sync_session.commit()
+    assert recount(fresh(sync_session)) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
@@ -69,6 +70,30 @@ def test_a_declaration_needs_the_column_it_scopes_by():
         assert "area_code" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("a table without its area column was declared")
+
+
+def test_a_table_read_from_below_names_no_one():
+    """Read from below its area, a row is seen by readers of other areas: never a person's."""
+
+    class Notes(SQLModel, table=True):
+        __tablename__ = "throwaway_read_from_below"
+        metadata = sa.MetaData()
+        id: int | None = Field(default=None, primary_key=True)
+        area_code: str = Field(sa_type=AreaCode())
+        author: str = Field(sa_type=sa.String(50), sa_column_kwargs=registration.personal("name"))
+
+    before = registration.place_bound_tables()
+    with pytest.raises(TypeError, match="personal"):
+        registration.place_bound("notes", seen_from_below=True)(Notes)
+    assert registration.place_bound_tables() == before
+
+
+def test_campaigns_are_read_from_below_and_their_records_are_not():
+    from db.survey import SurveyCampaign, SurveyPerson, SurveyVisit
+
+    assert registration.declared(SurveyCampaign).seen_from_below
+    assert not registration.declared(SurveyVisit).seen_from_below
+    assert not registration.declared(SurveyPerson).seen_from_below
 
 
 def test_the_enforcer_knows_every_declared_resource_and_the_policy_file_documents_them():
