@@ -203,15 +203,9 @@ def from_key_area(campaign: SurveyCampaign, came_from: str | None) -> bool:
     return bool(came_from) and any(k in came_from for k in key_area_list(campaign.key_areas))
 
 
-@dataclass
-class Answers:
-    """One person's checked answers, as the columns of ``SurveyPerson`` (UNSET: not sent)."""
-
-    values: dict
-
-
-def checked_answers(c: Checker, p, *, update: bool = False) -> Answers:
-    """Travel and health answers of one person (``p``: a person input or an update input)."""
+def checked_answers(c: Checker, p, *, update: bool = False) -> dict:
+    """Travel and health answers of one person (``p``: a person input or an update input),
+    as the columns of ``SurveyPerson``; in an update, only those sent."""
     temperature = p.temperature
     if temperature not in (None, UNSET) and not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
         c.fail("temperature", f"must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE} °C, got {temperature}")
@@ -230,7 +224,7 @@ def checked_answers(c: Checker, p, *, update: bool = False) -> Answers:
                    close_contact=c.required(p.close_contact, "closeContact") if update else bool(p.close_contact),
                    under_observation=(c.required(p.under_observation, "underObservation") if update
                                       else bool(p.under_observation)))
-    return Answers(values)
+    return values
 
 
 def _with_fever(values: dict, current: SurveyPerson | None = None) -> dict:
@@ -317,7 +311,7 @@ class _Person:
     index: int
     resident_id: int | None
     new_resident: dict | None
-    answers: Answers
+    answers: dict
 
 
 def _checked_people(c: Checker, people, outcome: str | None) -> list[_Person]:
@@ -397,7 +391,7 @@ async def record_household_visit(w: UnitOfWork, inp) -> SurveyVisit:
         if resident is None:  # found at the door, not yet registered
             w.require(household.area_code, "resident", "create", "householdId")
             resident = await register_resident(w, household, p.new_resident, f"people.{p.index}.newResident.idNumber")
-        values = _with_fever(dict(p.answers.values))
+        values = _with_fever(dict(p.answers))
         row = SurveyPerson(campaign_id=campaign.id, visit_id=visit.id, resident_id=resident.id,
                            area_code=household.area_code, on=day,
                            from_key_area=from_key_area(campaign, values.get("came_from")), **values)
@@ -453,13 +447,13 @@ async def update_survey_person(w: UnitOfWork, inp) -> SurveyPerson:
     w.require(row.area_code, "survey", "update", "id")
     w.check_version(row, inp.version)
     campaign = (await w.session.execute(select(SurveyCampaign).where(SurveyCampaign.id == row.campaign_id))).scalar_one()
-    departed = answers.values.get("departed_on", row.departed_on)
-    arrived = answers.values.get("arrived_on", row.arrived_on)
+    departed = answers.get("departed_on", row.departed_on)
+    arrived = answers.get("arrived_on", row.arrived_on)
     if departed is not None and arrived is not None and arrived < departed:
-        c.fail("arrivedOn" if "arrived_on" in answers.values else "departedOn",
+        c.fail("arrivedOn" if "arrived_on" in answers else "departedOn",
                f"arrival {arrived.isoformat()} is before departure {departed.isoformat()}")
         c.done()
-    changes = _with_fever(dict(answers.values), row)
+    changes = _with_fever(dict(answers), row)
     if "came_from" in changes:
         changes["from_key_area"] = from_key_area(campaign, changes["came_from"])
     before = person_counts(row)
