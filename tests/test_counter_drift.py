@@ -1,0 +1,749 @@
+"""Property: no sequence of writes through the API makes a counter drift from its rows.
+
+Counters per grid and per grid and day (``db.counters``) move in the writer's transaction,
+so they should always equal a recount from the rows (``db.counters_recount.recount``, what
+``wangge check-stats`` runs). The story tests check one write at a time; this test checks
+that writes compose. Hypothesis draws sequences of operations (register, update, move and
+remove residents; households and buildings; the key-person and returnee ledgers with their
+follow-ups, well and feverish), each one GraphQL request over HTTP by a demo user with
+rights where it writes, and refusals of each: bad input, a stale version, a user out of
+reach of the record, a second open entry for one resident, a closed entry. After every
+request the counters of ``DISTRICT`` (where all of it happens) are recounted, so a drift is
+reported at the request that made it; a refused request must have moved no counter, an
+accepted one only those its operation moves. After each sequence every counter of the
+database is recounted on a plain session: no drift, and the stored values equal the
+recounted ones.
+
+One seeded database serves all of a test's sequences: each starts where the last one
+ended. Targets are picked from the rows as they are when the step runs, in the grids
+``PLAY``; a step with nothing to work on is skipped. A day may pass between steps (the
+deployment's local day, moved as ``returnee_support.Clock`` moves it), so follow-ups and
+removals land on several days. A sequence cannot be replayed on a database that has moved
+on, so Hypothesis neither shrinks nor replays a failure: the first one ends the run and is
+raised with the log of its sequence (what was sent, as whom, and the answers).
+
+Adding a domain's operations (the household survey's visits and person records, say):
+
+1. A builder per operation, ``def build(w: World) -> Call | None``: the target from
+   ``w.pick(Model, *conditions)`` (a row of ``PLAY``), the user from
+   ``w.writer_of(row.area_code)``, other choices from ``w.number``, ``w.flag``,
+   ``w.choice``; it returns the ``Call`` that must succeed (the user, the mutation's name,
+   its ``input``, the grids it touches), or None when nothing fits. A mutation takes one
+   argument ``input`` of type ``<Name>Input``.
+2. A builder per refusal of the domain (a bad field, a duplicate, a closed record), most
+   often ``refused(build(w), field=bad value)``, or ``again(build(w), ...)`` when the
+   refusal needs a state the database may not have yet (the same call twice).
+3. An ``Operation(build, moves=(counters it may move), refusals={name: builder})`` in
+   ``OPERATIONS``. Every accepted call is also sent by a user out of reach and, when its
+   input has a ``version``, with a stale one (``GENERIC_REFUSALS``).
+
+The domain's counters are recounted because it declares them; a declared counter that no
+operation moves fails ``test_every_declared_counter_is_moved_by_an_operation``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter as Tally
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from conftest import IN_CI, global_id
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from registry_support import GRID, NEIGHBOUR, TEAM_GRID, fresh, make_id_number, rows
+from returnee_support import Clock
+from sqlalchemy import exists
+
+import db.models  # noqa: F401 - every domain's counter declarations
+from db import counters
+from db.counters_recount import count_from_rows, recount, stored_counts
+from db.key_person import KeyPerson, KeyPersonCategory
+from db.registry import Building, Household, Resident
+from db.returnee import FOLLOWING, FollowUp, Returnee, ReturneeStatus
+
+EXAMPLES = 25 if IN_CI else 5  # sequences per test: a few seconds locally, more in CI
+STEPS = 15
+DICE = 8  # numbers drawn for each step's builder to choose with (World.roll)
+
+DISTRICT = "230102"  # 道里区: every grid written in is here, and its counters are recounted after each request
+COMMUNITY = [GRID, NEIGHBOUR, GRID[:-3] + "003"]  # the grids of community_staff's community, 230102001001
+PLAY = [*COMMUNITY, TEAM_GRID]  # TEAM_GRID: in another community of the same street
+ELSEWHERE = "230103001001001"  # in another district: nobody playing writes there
+#: Who writes where among the grids played in (their grants: authz.users.DEMO_USERS).
+WRITES: dict[str, list[str]] = {
+    "grid_worker": [GRID], "community_staff": COMMUNITY, "team_member": [TEAM_GRID], "district_admin": PLAY}
+#: Users who read some of these grids (or none of them) and write none.
+READERS = ["supervisor", "city_officer", "province_analyst"]
+
+BAD_INPUT = frozenset({"BAD_USER_INPUT"})
+OUT_OF_REACH = frozenset({"FORBIDDEN", "NOT_FOUND"})  # NOT_FOUND where the user cannot even see the record
+STALE = frozenset({"CONFLICT"})
+
+_serial = itertools.count()  # for names, phones and ID numbers no one else in the run has
+
+
+# -- what a step sends ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Call:
+    """One mutation request, and how it must be answered."""
+
+    user: str
+    mutation: str
+    input: dict
+    #: The grids the call touches: an outsider is a user who writes none of them.
+    areas: tuple[str, ...]
+    #: None: it must succeed. Else it must be refused, every error's code one of these.
+    refused: frozenset[str] | None = None
+
+    def document(self) -> str:
+        kind = self.mutation[0].upper() + self.mutation[1:] + "Input"
+        return f"mutation($i: {kind}!) {{ {self.mutation}(input: $i) {{ errors {{ field code message }} }} }}"
+
+
+def refused(call: Call | None, codes: frozenset[str] = BAD_INPUT, **changes) -> Call | None:
+    """``call`` with ``changes`` to its input, which must be refused with one of ``codes``."""
+    return call and Call(call.user, call.mutation, {**call.input, **changes}, call.areas, codes)
+
+
+def again(first: Call | None, **changes) -> list[Call] | None:
+    """``first`` (which must succeed), then the same call with ``changes``, which must be
+    refused: the state a refusal needs (a closed entry, today's follow-up) made in the same
+    step when the database has none yet."""
+    return first and [first, refused(first, **changes)]
+
+
+def bumped(call: Call) -> int:
+    """The version of ``call``'s record once ``call`` has changed it."""
+    return call.input["version"] + 1
+
+
+class World:
+    """What builders read and choose with: the committed rows, the local day, the step's dice.
+
+    Builders never draw from Hypothesis themselves: what there is to choose from depends on
+    the database, which every sequence leaves changed for the next, and Hypothesis needs
+    the same choices drawn the same way each time. So each step comes with ``DICE`` numbers
+    (``STEP``) and builders choose with them, modulo what there is; a number shrinks towards 0,
+    the first option.
+    """
+
+    def __init__(self, session, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+        self._dice: list[int] = [0]
+        self._next = 0
+        #: What the current sequence sent and was answered, one line per step or call.
+        self.log: list[str] = []
+        #: Calls accepted and refused over the whole run.
+        self.outcomes: Tally = Tally()
+
+    def cast(self, dice: list[int]) -> None:
+        self._dice, self._next = dice, 0
+
+    def roll(self) -> int:
+        """The step's next number (taken again in turn if a builder wants more than ``DICE``)."""
+        value = self._dice[self._next % len(self._dice)]
+        self._next += 1
+        return value
+
+    @property
+    def today(self) -> date:
+        return self.clock.today
+
+    def number(self, low: int, high: int) -> int:
+        return low + self.roll() % (high - low + 1)
+
+    def flag(self) -> bool:
+        return self.roll() % 2 == 1
+
+    def choice(self, options):
+        options = list(options)
+        return options[self.roll() % len(options)]
+
+    def days_ago(self, most: int) -> date:
+        return self.today - timedelta(days=self.number(0, most))
+
+    def writer_of(self, grid: str) -> str:
+        """A user who may write in ``grid``."""
+        return self.choice([user for user, grids in WRITES.items() if grid in grids])
+
+    def rows(self, model, *where, grids=PLAY) -> list:
+        return rows(self.session, model, model.area_code.in_(grids), *where)
+
+    def pick(self, model, *where, grids=PLAY):
+        """A committed row of ``model`` in ``grids`` meeting ``where``, or None if there is none."""
+        found = self.rows(model, *where, grids=grids)
+        return self.choice(found) if found else None
+
+    def outsider(self, areas: tuple[str, ...]) -> str:
+        """A user who writes in none of ``areas`` (some of them read there, some do not)."""
+        return self.choice([u for u in [*WRITES, *READERS] if not set(WRITES.get(u, ())) & set(areas)])
+
+
+def gid(row) -> str:
+    """The global ID the API gives ``row`` (its type is named as its model)."""
+    return global_id(type(row).__name__, row.id)
+
+
+def fresh_id_number() -> str:
+    """An ID number nobody holds (the demo's people are from Heilongjiang and where its tenants come from)."""
+    n = next(_serial)
+    return make_id_number(n, birth=f"19{60 + n // 499 % 40}0101", region="110105", male=n % 3 != 0)
+
+
+def _active(*where):
+    return (Resident.status == "active", *where)
+
+
+# -- the registry ---------------------------------------------------------------------
+
+KINDS = ["OWNER", "TENANT", "COLLECTIVE"]
+
+
+def create_building(w: World) -> Call:
+    grid = w.choice(PLAY)
+    return Call(w.writer_of(grid), "createBuilding",
+                {"areaCode": grid, "name": f"{next(_serial)}号楼", "units": w.number(1, 6)}, (grid,))
+
+
+def update_building(w: World) -> Call | None:
+    b = w.pick(Building)
+    return b and Call(w.writer_of(b.area_code), "updateBuilding",
+                      {"id": gid(b), "version": b.version, "floors": w.number(1, 30)}, (b.area_code,))
+
+
+def create_household(w: World) -> Call:
+    grid = w.choice(PLAY)
+    inp = {"address": f"漂移路{next(_serial)}号", "kind": w.choice(KINDS)}
+    building = w.pick(Building, grids=[grid]) if w.flag() else None
+    inp.update({"buildingId": gid(building)} if building else {"areaCode": grid})
+    return Call(w.writer_of(grid), "createHousehold", inp, (grid,))
+
+
+def create_household_in_another_grids_building(w: World) -> Call | None:
+    grid = w.choice(PLAY)
+    b = w.pick(Building, grids=[g for g in PLAY if g != grid])
+    # NOT_FOUND for a building the user cannot see, BAD_USER_INPUT for one they can
+    return b and Call(w.writer_of(grid), "createHousehold", {"areaCode": grid, "buildingId": gid(b), "address": "错位楼"},
+                      (grid,), BAD_INPUT | {"NOT_FOUND"})
+
+
+def update_household(w: World) -> Call | None:
+    h = w.pick(Household)
+    if h is None:
+        return None
+    inp = {"id": gid(h), "version": h.version, "kind": w.choice(KINDS)}
+    building = w.pick(Building, grids=[h.area_code]) if w.flag() else None
+    if building is not None:
+        inp["buildingId"] = gid(building)
+    return Call(w.writer_of(h.area_code), "updateHousehold", inp, (h.area_code,))
+
+
+def register_resident(w: World) -> Call | None:
+    h = w.pick(Household)
+    if h is None:
+        return None
+    inp = {"householdId": gid(h), "name": "漂移人", "idNumber": fresh_id_number(),
+           "populationKind": w.choice(["REGISTERED", "FLOATING"]),
+           "relationToHead": w.choice(["head", "spouse", "child", "other"])}
+    if w.flag():
+        inp["movedInOn"] = w.days_ago(900).isoformat()
+    return Call(w.writer_of(h.area_code), "createResident", inp, (h.area_code,))
+
+
+def register_resident_with_a_taken_id_number(w: World) -> Call | None:
+    someone = w.pick(Resident)
+    return someone and refused(register_resident(w), idNumber=someone.id_number)
+
+
+def register_resident_with_a_bad_check_digit(w: World) -> Call | None:
+    good = fresh_id_number()
+    return refused(register_resident(w), idNumber=good[:17] + ("0" if good[17] != "0" else "1"))
+
+
+def update_resident(w: World) -> Call | None:
+    """Any resident, removed ones included (a removed floating resident counts nowhere)."""
+    r = w.pick(Resident)
+    if r is None:
+        return None
+    inp = {"id": gid(r), "version": r.version}
+    change = w.choice(["population kind", "phone", "name"])
+    if change == "population kind":
+        inp["populationKind"] = "REGISTERED" if r.population_kind == "floating" else "FLOATING"
+    elif change == "phone":
+        inp["phone"] = f"139{next(_serial):08d}"
+    else:
+        inp["name"] = r.name[:40] + "改"
+    return Call(w.writer_of(r.area_code), "updateResident", inp, (r.area_code,))
+
+
+def move_resident(w: World, out_of_reach: bool = False) -> Call | None:
+    """To another household the user writes in (of the same grid or another), or, refused,
+    to one they do not."""
+    r = w.pick(Resident, *_active())
+    if r is None:
+        return None
+    user = w.writer_of(r.area_code)
+    targets = [g for g in [*PLAY, ELSEWHERE] if g not in WRITES[user]] if out_of_reach else WRITES[user]
+    h = w.pick(Household, Household.id != r.household_id, grids=targets)
+    if h is None:
+        return None
+    inp = {"id": gid(r), "version": r.version, "householdId": gid(h)}
+    if w.flag():
+        inp["relationToHead"] = w.choice(["head", "spouse", "child", "parent", "other"])
+    return Call(user, "moveResident", inp, (r.area_code, h.area_code), OUT_OF_REACH if out_of_reach else None)
+
+
+def remove_resident(w: World) -> Call | None:
+    r = w.pick(Resident, *_active())
+    if r is None:
+        return None
+    inp = {"id": gid(r), "version": r.version, "reason": "漂移测试", "status": w.choice(["MOVED_AWAY", "DECEASED"])}
+    if w.flag():  # a day in the past, not before the birth or the moving in
+        earliest = max(d for d in (r.birth_date, r.moved_in_on) if d is not None)
+        inp["removedOn"] = max(w.days_ago(60), earliest).isoformat()
+    return Call(w.writer_of(r.area_code), "removeResident", inp, (r.area_code,))
+
+
+def remove_a_removed_resident(w: World) -> Call | list[Call] | None:
+    r = w.pick(Resident, Resident.status != "active")
+    if r is None:
+        first = remove_resident(w)
+        return first and again(first, version=bumped(first))
+    return Call(w.writer_of(r.area_code), "removeResident",
+                {"id": gid(r), "version": r.version, "reason": "再次", "status": "DECEASED"}, (r.area_code,), BAD_INPUT)
+
+
+def remove_resident_tomorrow(w: World) -> Call | None:
+    return refused(remove_resident(w), removedOn=(w.today + timedelta(days=1)).isoformat())
+
+
+# -- the key-person ledger ------------------------------------------------------------
+
+KEPT = KeyPerson.removed_at.is_(None)
+CATEGORIES = [c.name for c in KeyPersonCategory]
+
+
+def _categories(w: World) -> list[str]:
+    left, chosen = list(CATEGORIES), []
+    for _ in range(w.number(1, 3)):
+        chosen.append(left.pop(w.roll() % len(left)))
+    return chosen
+
+
+def add_key_person(w: World) -> Call | None:
+    r = w.pick(Resident, *_active(~exists().where(KeyPerson.resident_id == Resident.id, KEPT)))
+    return r and Call(w.writer_of(r.area_code), "addKeyPerson",
+                      {"residentId": gid(r), "categories": _categories(w), "helperName": "李建华",
+                       "helperPhone": "13800001111"}, (r.area_code,))
+
+
+def _still_in_its_grid(model):
+    """Entries whose resident is active and still in the entry's grid (the user who sees one sees the other)."""
+    return exists().where(Resident.id == model.resident_id, Resident.area_code == model.area_code, *_active())
+
+
+def add_key_person_twice(w: World) -> Call | list[Call] | None:
+    """A second entry for a resident whose entry the user sees."""
+    entry = w.pick(KeyPerson, KEPT, _still_in_its_grid(KeyPerson))
+    if entry is None:
+        return again(add_key_person(w), categories=_categories(w))
+    return Call(w.writer_of(entry.area_code), "addKeyPerson",
+                {"residentId": global_id("Resident", entry.resident_id), "categories": _categories(w)},
+                (entry.area_code,), BAD_INPUT)
+
+
+def add_key_person_without_category(w: World) -> Call | None:
+    return refused(add_key_person(w), categories=[])
+
+
+def change_key_person_categories(w: World) -> Call | None:
+    entry = w.pick(KeyPerson, KEPT)
+    return entry and Call(w.writer_of(entry.area_code), "updateKeyPerson",
+                          {"id": gid(entry), "version": entry.version, "categories": _categories(w)},
+                          (entry.area_code,))
+
+
+def end_key_person_help(w: World) -> Call | None:
+    """The ledger has no closing: the help ends with ``until``, and the entry stays counted."""
+    entry = w.pick(KeyPerson, KEPT)
+    return entry and Call(w.writer_of(entry.area_code), "updateKeyPerson",
+                          {"id": gid(entry), "version": entry.version, "until": max(entry.since, w.today).isoformat()},
+                          (entry.area_code,))
+
+
+def remove_key_person(w: World) -> Call | None:
+    entry = w.pick(KeyPerson, KEPT)
+    return entry and Call(w.writer_of(entry.area_code), "removeKeyPerson",
+                          {"id": gid(entry), "version": entry.version, "reason": "迁居"}, (entry.area_code,))
+
+
+def remove_a_removed_key_person(w: World) -> Call | list[Call] | None:
+    entry = w.pick(KeyPerson, ~KEPT)
+    if entry is None:
+        first = remove_key_person(w)
+        return first and again(first, version=bumped(first))
+    return Call(w.writer_of(entry.area_code), "removeKeyPerson",
+                {"id": gid(entry), "version": entry.version, "reason": "再次"}, (entry.area_code,), BAD_INPUT)
+
+
+# -- the returnee ledger --------------------------------------------------------------
+
+NOT_REMOVED = Returnee.removed_at.is_(None)
+CLOSED = NOT_REMOVED & (Returnee.status != ReturneeStatus.FOLLOWING_UP.value)
+TRANSPORTS = ["TRAIN", "PLANE", "COACH", "CAR", "OTHER"]
+
+
+def _opening(w: World, resident_id: int) -> dict:
+    """Arrived in the last few days, followed up for long enough to be due today."""
+    arrived = w.days_ago(5)
+    return {"residentId": global_id("Resident", resident_id), "origin": "湖北省武汉市", "fromKeyArea": w.flag(),
+            "arrivedOn": arrived.isoformat(), "departedOn": (arrived - timedelta(days=w.number(0, 2))).isoformat(),
+            "transport": w.choice(TRANSPORTS), "followUpDays": w.number(max(1, (w.today - arrived).days), 21)}
+
+
+def open_returnee(w: World) -> Call | None:
+    r = w.pick(Resident, *_active(~exists().where(Returnee.resident_id == Resident.id, FOLLOWING)))
+    return r and Call(w.writer_of(r.area_code), "openReturnee", _opening(w, r.id), (r.area_code,))
+
+
+def open_a_second_returnee_entry(w: World) -> Call | list[Call] | None:
+    """A second open entry for a resident whose open entry the user sees."""
+    entry = w.pick(Returnee, FOLLOWING, _still_in_its_grid(Returnee))
+    if entry is None:
+        return again(open_returnee(w), origin="辽宁省大连市")
+    return Call(w.writer_of(entry.area_code), "openReturnee", _opening(w, entry.resident_id), (entry.area_code,),
+                BAD_INPUT)
+
+
+def open_returnee_arriving_tomorrow(w: World) -> Call | None:
+    tomorrow = (w.today + timedelta(days=1)).isoformat()
+    return refused(open_returnee(w), arrivedOn=tomorrow, departedOn=tomorrow)
+
+
+def _last_follow_up(w: World, entry: Returnee) -> date | None:
+    return max((f.on for f in rows(w.session, FollowUp, FollowUp.returnee_id == entry.id)), default=None)
+
+
+def update_returnee(w: World) -> Call | None:
+    entry = w.pick(Returnee, NOT_REMOVED)
+    if entry is None:
+        return None
+    inp = {"id": gid(entry), "version": entry.version}
+    change = w.choice(["follow-up days", "transport", "origin", "key area"])
+    if change == "follow-up days":  # long enough to keep every follow-up recorded inside the period
+        last = _last_follow_up(w, entry)
+        least = max(1, (last - entry.arrived_on).days) if last else 1
+        inp["followUpDays"] = w.number(least, max(least, 30))
+    elif change == "transport":
+        inp["transport"] = w.choice(TRANSPORTS)
+    elif change == "origin":
+        inp["origin"] = "广东省深圳市"
+    else:
+        inp["fromKeyArea"] = not entry.from_key_area
+    return Call(w.writer_of(entry.area_code), "updateReturnee", inp, (entry.area_code,))
+
+
+def shorten_a_period_past_its_follow_up(w: World) -> Call | None:
+    for entry in w.rows(Returnee, NOT_REMOVED):
+        last = _last_follow_up(w, entry)
+        if last is not None and (last - entry.arrived_on).days >= 2:
+            too_short = (last - entry.arrived_on).days - 1
+            return Call(w.writer_of(entry.area_code), "updateReturnee",
+                        {"id": gid(entry), "version": entry.version, "followUpDays": too_short},
+                        (entry.area_code,), BAD_INPUT)
+    return None
+
+
+def close_returnee(w: World) -> Call | None:
+    entry = w.pick(Returnee, FOLLOWING)
+    return entry and Call(w.writer_of(entry.area_code), "closeReturnee",
+                          {"id": gid(entry), "version": entry.version, "status": w.choice(["COMPLETED", "MOVED_AWAY"])},
+                          (entry.area_code,))
+
+
+def close_a_closed_returnee(w: World) -> Call | list[Call] | None:
+    entry = w.pick(Returnee, CLOSED)
+    if entry is None:
+        first = close_returnee(w)
+        return first and again(first, version=bumped(first))
+    return Call(w.writer_of(entry.area_code), "closeReturnee",
+                {"id": gid(entry), "version": entry.version, "status": "COMPLETED"}, (entry.area_code,), BAD_INPUT)
+
+
+def remove_returnee(w: World) -> Call | None:
+    entry = w.pick(Returnee, NOT_REMOVED)
+    return entry and Call(w.writer_of(entry.area_code), "removeReturnee",
+                          {"id": gid(entry), "version": entry.version, "reason": "误登记"}, (entry.area_code,))
+
+
+def remove_a_removed_returnee(w: World) -> Call | list[Call] | None:
+    entry = w.pick(Returnee, ~NOT_REMOVED)
+    if entry is None:
+        first = remove_returnee(w)
+        return first and again(first, version=bumped(first))
+    return Call(w.writer_of(entry.area_code), "removeReturnee",
+                {"id": gid(entry), "version": entry.version, "reason": "再次"}, (entry.area_code,), BAD_INPUT)
+
+
+def _followed_up_today(w: World):
+    return exists().where(FollowUp.returnee_id == Returnee.id, FollowUp.on == w.today)
+
+
+def record_follow_up(w: World) -> Call | None:
+    """Today's follow-up of an entry due today: well, feverish, or with other symptoms."""
+    entry = w.pick(Returnee, FOLLOWING, Returnee.arrived_on <= w.today, Returnee.follow_up_until >= w.today,
+                   ~_followed_up_today(w))
+    if entry is None:
+        return None
+    health = w.choice(["WELL", "FEVER", "OTHER_SYMPTOMS"])
+    temperature = w.choice([38.2, 39.0] if health == "FEVER" else [36.5, 37.0])
+    return Call(w.writer_of(entry.area_code), "recordFollowUp",
+                {"returneeId": gid(entry), "health": health, "temperature": temperature}, (entry.area_code,))
+
+
+def record_a_second_follow_up_today(w: World) -> Call | list[Call] | None:
+    entry = w.pick(Returnee, FOLLOWING, _followed_up_today(w))
+    if entry is None:
+        return again(record_follow_up(w), health="FEVER", temperature=38.5)
+    return Call(w.writer_of(entry.area_code), "recordFollowUp",
+                {"returneeId": gid(entry), "health": "FEVER", "temperature": 38.5}, (entry.area_code,), BAD_INPUT)
+
+
+def record_a_follow_up_of_a_closed_entry(w: World) -> Call | None:
+    entry = w.pick(Returnee, ~FOLLOWING)  # closed or removed
+    return entry and Call(w.writer_of(entry.area_code), "recordFollowUp", {"returneeId": gid(entry), "health": "WELL"},
+                          (entry.area_code,), BAD_INPUT)
+
+
+def record_an_impossible_temperature(w: World) -> Call | None:
+    return refused(record_follow_up(w), temperature=50.0)
+
+
+# -- the table ------------------------------------------------------------------------
+
+def a_day_passes(w: World) -> None:
+    """Not a request: the deployment's local day moves on."""
+    w.clock.next_day()
+
+
+#: Builds what a step sends: one call, calls to send in turn (``again``), or None (nothing fits).
+Builder = Callable[[World], Call | list[Call] | None]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A kind of step: a builder of a call that must succeed, the counters such a call may
+    move, and builders of calls of its kind that must be refused."""
+
+    build: Builder
+    moves: tuple[str, ...] = ()
+    refusals: Mapping[str, Builder] = field(default_factory=dict)
+    #: Whether ``GENERIC_REFUSALS`` apply (not to a step that sends nothing).
+    generic: bool = True
+
+
+KEY_PERSON_COUNTERS = tuple(c.name for c in counters.declared() if c.model is KeyPerson)
+KEY_PERSON_CATEGORIES = tuple(n for n in KEY_PERSON_COUNTERS if n != "key_persons")
+RESIDENTS = ("residents", "floating_residents")
+
+#: Every kind of step, by name.
+OPERATIONS: dict[str, Operation] = {
+    "a day passes": Operation(a_day_passes, generic=False),
+    # the registry
+    "create building": Operation(create_building, ("buildings",), {
+        "with no units": lambda w: refused(create_building(w), units=0)}),
+    "update building": Operation(update_building),
+    "create household": Operation(create_household, ("households",), {
+        "in another grid's building": create_household_in_another_grids_building}),
+    "update household": Operation(update_household),
+    "register resident": Operation(register_resident, (*RESIDENTS, "residents_registered"), {
+        "with an ID number taken": register_resident_with_a_taken_id_number,
+        "with a bad check digit": register_resident_with_a_bad_check_digit}),
+    "update resident": Operation(update_resident, ("floating_residents",)),
+    "move resident": Operation(move_resident, (*RESIDENTS, "residents_registered"), {
+        "out of the user's grids": lambda w: move_resident(w, out_of_reach=True)}),
+    "remove resident": Operation(remove_resident, (*RESIDENTS, "residents_removed"), {
+        "already removed": remove_a_removed_resident, "on a day to come": remove_resident_tomorrow}),
+    # the key-person ledger
+    "add key person": Operation(add_key_person, KEY_PERSON_COUNTERS, {
+        "already in the ledger": add_key_person_twice, "without a category": add_key_person_without_category}),
+    "change key-person categories": Operation(change_key_person_categories, KEY_PERSON_CATEGORIES),
+    "end key-person help": Operation(end_key_person_help),
+    "remove key person": Operation(remove_key_person, KEY_PERSON_COUNTERS, {
+        "already removed": remove_a_removed_key_person}),
+    # the returnee ledger
+    "open returnee": Operation(open_returnee, ("returnees_following",), {
+        "a second open entry": open_a_second_returnee_entry, "arriving tomorrow": open_returnee_arriving_tomorrow}),
+    "update returnee": Operation(update_returnee, (), {
+        "leaving a follow-up out of the period": shorten_a_period_past_its_follow_up}),
+    "close returnee": Operation(close_returnee, ("returnees_following",), {
+        "already closed": close_a_closed_returnee}),
+    "remove returnee": Operation(remove_returnee, ("returnees_following",), {
+        "already removed": remove_a_removed_returnee}),
+    "record follow-up": Operation(record_follow_up, ("follow_ups", "follow_up_fevers"), {
+        "a second today": record_a_second_follow_up_today, "of a closed entry": record_a_follow_up_of_a_closed_entry,
+        "temperature out of range": record_an_impossible_temperature}),
+}
+
+def by_an_outsider(w: World, call: Call) -> Call:
+    return Call(w.outsider(call.areas), call.mutation, call.input, call.areas, OUT_OF_REACH)
+
+
+def with_a_stale_version(w: World, call: Call) -> Call | None:
+    """The record is at the version sent: one ahead of it is as stale as one behind."""
+    return refused(call, STALE, version=call.input["version"] + 1) if "version" in call.input else None
+
+
+#: Refusals any accepted call is turned into (one giving None leaves the call as built).
+GENERIC_REFUSALS: dict[str, Callable[[World, Call], Call | None]] = {
+    "by an outsider": by_an_outsider, "with a stale version": with_a_stale_version}
+
+
+# -- checking the counters ------------------------------------------------------------
+
+def _nonzero(counts: dict) -> dict:
+    """Counts without zeros: a stored zero and no row at all say the same."""
+    out = {key: {name: n for name, n in by_name.items() if n} for key, by_name in counts.items()}
+    return {key: by_name for key, by_name in out.items() if by_name}
+
+
+_RANGE = (DISTRICT, str(int(DISTRICT) + 1))  # the district's area codes, low <= code < high
+
+
+def district_counters(session) -> dict:
+    """The stored counters of the district's grids, totals and per day."""
+    return _nonzero(stored_counts(fresh(session), *_RANGE))
+
+
+def district_drift(session, stored: dict) -> list[str]:
+    """Where ``stored`` (``district_counters``) differs from a recount of the district's rows."""
+    actual = _nonzero(count_from_rows(fresh(session), *_RANGE))
+    found = []
+    for grid, day in sorted(set(stored) | set(actual), key=str):
+        have, want = stored.get((grid, day), {}), actual.get((grid, day), {})
+        for name in sorted(set(have) | set(want)):
+            if have.get(name, 0) != want.get(name, 0):
+                found.append(f"{grid} {day or 'total'} {name}: stored {have.get(name, 0)}, counted {want.get(name, 0)}")
+    return found
+
+
+def moved(before: dict, after: dict) -> set[str]:
+    """The counters that differ between two ``district_counters``."""
+    return {name for key in set(before) | set(after) for name in set(before.get(key, {})) | set(after.get(key, {}))
+            if before.get(key, {}).get(name, 0) != after.get(key, {}).get(name, 0)}
+
+
+def assert_no_drift_anywhere(session) -> None:
+    """Every declared counter of the database recounted: no drift, and the stored values
+    equal the recounted ones."""
+    drift = recount(fresh(session))
+    stored, actual = _nonzero(stored_counts(session)), _nonzero(count_from_rows(session))
+    assert drift == [], [d.describe() for d in drift]
+    assert stored == actual
+
+
+# -- the steps ------------------------------------------------------------------------
+
+def send(api, call: Call) -> list[dict]:
+    """The payload's errors of ``call``, sent over HTTP as its user; no GraphQL errors allowed."""
+    body = api.query(call.document(), {"i": call.input}, user=call.user)
+    assert not body.get("errors"), body["errors"]
+    return body["data"][call.mutation]["errors"]
+
+
+#: A step of a sequence: an operation, which way it is sent (an index into its variants:
+#: as built half the time, else one of its refusals) and the dice its builder chooses with.
+#: A sequence is drawn whole before it runs: how much of it runs depends on the database
+#: (a failed step ends it), what is drawn must not.
+STEP = st.tuples(st.sampled_from(list(OPERATIONS)), st.integers(0, 255),
+                 st.lists(st.integers(0, 2**16), min_size=DICE, max_size=DICE))
+
+
+def variants(op: Operation) -> list[str]:
+    refusals = [*(GENERIC_REFUSALS if op.generic else ()), *op.refusals]
+    return ["as built"] * max(1, len(refusals)) + refusals
+
+
+def step(api, w: World, planned: tuple[str, int, list[int]]) -> None:
+    """Build the planned step with its dice, send it and check the counters."""
+    name, which, dice = planned
+    op = OPERATIONS[name]
+    variant = variants(op)[which % len(variants(op))]
+    w.cast(dice)
+    what = f"{name} ({variant})"
+    if variant in op.refusals:
+        built = op.refusals[variant](w)
+    else:
+        built = op.build(w)
+        if built is not None and variant in GENERIC_REFUSALS:
+            turned = GENERIC_REFUSALS[variant](w, built)
+            built, what = (turned, what) if turned else (built, f"{name} (as built: not {variant})")
+    if built is None:
+        event(f"{what}: nothing sent")
+        w.log.append(f"{what}: nothing to send on {w.today}")
+        return
+    for call in [built] if isinstance(built, Call) else built:
+        check(api, w, what, op, call)
+
+
+def check(api, w: World, what: str, op: Operation, call: Call) -> None:
+    """Send ``call``: it is answered as it must be, moves only counters ``op`` moves (none
+    if refused), and leaves the district's counters equal to a recount of its rows."""
+    before = district_counters(w.session)
+    errors = send(api, call)
+    after = district_counters(w.session)
+    codes = {e["code"] for e in errors}
+    outcome = "refused" if errors else "accepted"
+    w.outcomes[outcome] += 1
+    event(f"{what}: {outcome}")
+    w.log.append(f"{what} by {call.user}: {call.mutation} {call.input} -> {sorted(codes) or 'ok'}")
+    if call.refused is None:
+        assert errors == [], f"{what} was refused: {errors}"
+        stray = moved(before, after) - set(op.moves)
+        assert not stray, f"{what} moved counters it does not move: {sorted(stray)}"
+    else:
+        assert errors and codes <= call.refused, f"{what} answered {errors}, not one of {sorted(call.refused)}"
+        assert after == before, f"refused {what} moved counters: {sorted(moved(before, after))}"
+    drift = district_drift(w.session, after)
+    assert not drift, f"after {what}: " + "; ".join(drift)
+
+
+# -- the tests ------------------------------------------------------------------------
+
+def test_every_declared_counter_is_moved_by_an_operation():
+    """A counter no operation moves would be recounted but never exercised: add its operations."""
+    moved_by_some = {name for op in OPERATIONS.values() for name in op.moves}
+    declared = {c.name for c in counters.declared()}
+    assert declared - moved_by_some == set(), "declared counters no operation moves"
+    assert moved_by_some - declared == set(), "operations name counters nobody declared"
+
+
+def test_no_sequence_of_writes_makes_a_counter_drift(api, sync_session, monkeypatch):
+    assert recount(fresh(sync_session)) == []
+    world = World(sync_session, Clock(monkeypatch))
+    failed: list[BaseException] = []
+
+    # Inside the test: the sequences share its database, app and clock (module docstring).
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(plan=st.lists(STEP, min_size=STEPS, max_size=STEPS))
+    def sequences(plan):
+        if failed:  # the run ended at the first failure (module docstring)
+            return
+        world.log = []
+        try:
+            for planned in plan:
+                step(api, world, planned)
+            assert_no_drift_anywhere(sync_session)
+        except Exception as exc:  # noqa: BLE001 - any failure ends the run, raised below with its log
+            exc.add_note("the sequence, on the database as the sequences before it left it:\n  "
+                         + "\n  ".join(world.log))
+            failed.append(exc)
+
+    sequences()
+    if failed:
+        raise failed[0]
+    assert world.outcomes["accepted"] and world.outcomes["refused"], world.outcomes  # writes made, and refused
