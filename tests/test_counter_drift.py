@@ -5,32 +5,37 @@ Counters per grid, per grid and day and per part and grid (a survey campaign's,
 from the rows (``db.counters_recount.recount``, what ``wangge check-stats`` runs). The
 story tests check one write at a time; this test checks that writes compose. Hypothesis
 draws sequences of operations (register, update, move and remove residents; households and
-buildings; the key-person and returnee ledgers with their follow-ups, well and feverish),
-each one GraphQL request over HTTP by a demo user with rights where it writes, and
-refusals of each: bad input, a stale version, a user out of reach of the record, a second
-open entry for one resident, a closed entry. After every request the counters of
-``DISTRICT`` (where all of it happens), the parts' included, are recounted, so a drift is
-reported at the request that made it; a refused request must have moved no counter, an
-accepted one only those its operation moves. After each sequence every counter of the
-database is recounted on a plain session: no drift, and the stored values equal the
-recounted ones.
+buildings; the key-person and returnee ledgers with their follow-ups, well and feverish;
+the household survey's campaigns, visits with the people reached, some registered on the
+spot, corrected person records and returnee entries opened from them), each one GraphQL
+request over HTTP by a demo user with rights where it writes, and refusals of each: bad
+input, a stale version, a user out of reach of the record, a second open entry for one
+resident, a closed entry or campaign, a person recorded twice. After every request the
+counters of ``DISTRICT`` (where all of it happens), the campaigns' included, are
+recounted, so a drift is reported at the request that made it; a refused request must have
+moved no counter, an accepted one only those its operation moves. After each sequence
+every counter of the database is recounted on a plain session: no drift, and the stored
+values equal the recounted ones.
 
 One seeded database serves all of a test's sequences: each starts where the last one
 ended. Targets are picked from the rows as they are when the step runs, in the grids
 ``PLAY``; a step with nothing to work on is skipped. A day may pass between steps (the
 deployment's local day, moved as ``returnee_support.Clock`` moves it), so follow-ups and
-removals land on several days. A sequence cannot be replayed on a database that has moved
-on, so Hypothesis neither shrinks nor replays a failure: the first one ends the run and is
-raised with the log of its sequence (what was sent, as whom, and the answers).
+removals land on several days; a survey visit's day is that of its time (``visitedAt``, by
+the server's clock), sent now or a few days back. A sequence cannot be replayed on a
+database that has moved on, so Hypothesis neither shrinks nor replays a failure: the first
+one ends the run and is raised with the log of its sequence (what was sent, as whom, and
+the answers).
 
-Adding a domain's operations (the household survey's visits and person records, say):
+Adding a domain's operations:
 
 1. A builder per operation, ``def build(w: World) -> Call | None``: the target from
    ``w.pick(Model, *conditions)`` (a row of ``PLAY``), the user from
    ``w.writer_of(row.area_code)``, other choices from ``w.number``, ``w.flag``,
    ``w.choice``; it returns the ``Call`` that must succeed (the user, the mutation's name,
    its ``input``, the grids it touches), or None when nothing fits. A mutation takes one
-   argument ``input`` of type ``<Name>Input``.
+   argument ``input`` of type ``<Name>Input``. Where the right is not a grid's (a survey
+   campaign is opened by an office of its area), the call names its ``outsiders``.
 2. A builder per refusal of the domain (a bad field, a duplicate, a closed record), most
    often ``refused(build(w), field=bad value)``, or ``again(build(w), ...)`` when the
    refusal needs a state the database may not have yet (the same call twice).
@@ -47,8 +52,9 @@ from __future__ import annotations
 import itertools
 from collections import Counter as Tally
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from conftest import IN_CI, global_id
 from hypothesis import HealthCheck, event, given, settings
@@ -59,10 +65,13 @@ from sqlalchemy import case, exists, func, select
 
 import db.models  # noqa: F401 - every domain's counter declarations
 from db import counters
+from db.codes import ancestor_codes
+from db.counters import DEFAULT_ZONE, local_day
 from db.counters_recount import count_from_rows, recount, stored_counts
 from db.key_person import KeyPerson, KeyPersonCategory
 from db.registry import Building, Household, Resident
 from db.returnee import FOLLOWING, FollowUp, Returnee, ReturneeStatus
+from db.survey import CampaignStatus, SurveyCampaign, SurveyPerson, SurveyVisit
 
 EXAMPLES = 25 if IN_CI else 5  # sequences per test: a few seconds locally, more in CI
 STEPS = 15
@@ -98,6 +107,9 @@ class Call:
     areas: tuple[str, ...]
     #: None: it must succeed. Else it must be refused, every error's code one of these.
     refused: frozenset[str] | None = None
+    #: Users out of reach of the call, where writing in its grids is not what it takes (a
+    #: campaign is opened by an office of its area); empty: whoever writes none of ``areas``.
+    outsiders: tuple[str, ...] = ()
 
     def document(self) -> str:
         kind = self.mutation[0].upper() + self.mutation[1:] + "Input"
@@ -106,7 +118,7 @@ class Call:
 
 def refused(call: Call | None, codes: frozenset[str] = BAD_INPUT, **changes) -> Call | None:
     """``call`` with ``changes`` to its input, which must be refused with one of ``codes``."""
-    return call and Call(call.user, call.mutation, {**call.input, **changes}, call.areas, codes)
+    return call and replace(call, input={**call.input, **changes}, refused=codes)
 
 
 def again(first: Call | None, **changes) -> list[Call] | None:
@@ -524,6 +536,293 @@ def record_an_impossible_temperature(w: World) -> Call | None:
     return refused(record_follow_up(w), temperature=50.0)
 
 
+# -- the household survey -------------------------------------------------------------
+
+COMMUNITY_CODE = GRID[:12]  # 230102001001, community_staff's
+OPEN_CAMPAIGN = SurveyCampaign.status == CampaignStatus.OPEN.value
+#: The campaigns this test opens: the district's and below (the demo's are the cities').
+OURS = SurveyCampaign.area_code.startswith(DISTRICT)
+#: Who opens, changes and closes the campaigns of an area and of the areas under it (the
+#: offices among authz.users.DEMO_USERS); the grid worker, the supervisor and the analyst open none.
+OFFICES = {"community_staff": COMMUNITY_CODE, "team_member": TEAM_GRID[:12], "district_admin": DISTRICT,
+           "city_officer": DISTRICT[:4]}
+USERS = [*WRITES, *READERS]
+CAMPAIGN_AREAS = [COMMUNITY_CODE, TEAM_GRID[:12], DISTRICT, GRID]
+KEY_AREAS = [["湖北省", "武汉市"], ["湖北省"], ["广东省"], []]
+CAME_FROM = [None, "湖北省武汉市", "湖北省孝感市", "广东省深圳市"]
+TEMPERATURES = [None, 36.5, 37.2, 37.3, 38.6]  # from 37.3 °C a fever, whatever ``fever`` says
+METHODS = ["DOOR", "PHONE", "GROUP_CHAT", "INTERCOM", "FORM"]
+OUTCOMES = ["REACHED", "REACHED", "NOBODY_HOME", "REFUSED"]
+
+
+def offices_of(area: str) -> list[str]:
+    return [user for user, held in OFFICES.items() if area.startswith(held)]
+
+
+def real_today() -> date:
+    """The day of a visit comes from its time (``visitedAt``, else now), not from the local
+    day ``Clock`` moves: visits are sent now or a few days back, inside their campaign, and
+    the campaigns opened here start on a day that has come."""
+    return local_day(DEFAULT_ZONE)
+
+
+def _taking_visits():
+    """Campaigns that take visits today: open, started, not ended."""
+    today = real_today()
+    return (OPEN_CAMPAIGN, SurveyCampaign.starts_on <= today,
+            SurveyCampaign.ends_on.is_(None) | (SurveyCampaign.ends_on >= today))
+
+
+def _campaigns(w: World, *where) -> list[SurveyCampaign]:
+    return rows(w.session, SurveyCampaign, *where)
+
+
+def _pick_campaign(w: World, *where) -> SurveyCampaign | None:
+    found = _campaigns(w, *where)
+    return w.choice(found) if found else None
+
+
+def _reaching(grid: str):
+    return SurveyCampaign.area_code.in_([*ancestor_codes(grid), grid])
+
+
+def open_campaign(w: World) -> Call:
+    area = w.choice(CAMPAIGN_AREAS)
+    starts = real_today() - timedelta(days=w.number(0, 5))
+    inp = {"areaCode": area, "name": f"漂移排查{next(_serial)}", "startsOn": starts.isoformat(),
+           "keyAreas": w.choice(KEY_AREAS)}
+    if w.flag():
+        inp["endsOn"] = (real_today() + timedelta(days=w.number(0, 30))).isoformat()
+    offices = offices_of(area)
+    return Call(w.choice(offices), "openSurveyCampaign", inp, (area,),
+                outsiders=tuple(u for u in USERS if u not in offices))
+
+
+def open_campaign_as_the_grid_worker(w: World) -> Call:
+    """On the community or on the grid worker's own grid: a grid worker opens no campaign."""
+    call = refused(open_campaign(w), frozenset({"FORBIDDEN"}), areaCode=w.choice([COMMUNITY_CODE, GRID]))
+    return replace(call, user="grid_worker")
+
+
+def open_campaign_ending_before_it_starts(w: World) -> Call:
+    call = open_campaign(w)
+    return refused(call, endsOn=(date.fromisoformat(call.input["startsOn"]) - timedelta(days=1)).isoformat())
+
+
+def _campaign_call(w: World, campaign: SurveyCampaign, mutation: str, **inp) -> Call:
+    offices = offices_of(campaign.area_code)
+    return Call(w.choice(offices), mutation, {"id": gid(campaign), "version": campaign.version, **inp},
+                (campaign.area_code,), outsiders=tuple(u for u in USERS if u not in offices))
+
+
+def update_campaign(w: World) -> Call | None:
+    """New key areas: the records written from now on are marked by them."""
+    c = _pick_campaign(w, OURS, OPEN_CAMPAIGN)
+    return c and _campaign_call(w, c, "updateSurveyCampaign", keyAreas=w.choice(KEY_AREAS))
+
+
+def close_campaign(w: World) -> Call | None:
+    c = _pick_campaign(w, OURS, OPEN_CAMPAIGN)
+    return c and _campaign_call(w, c, "closeSurveyCampaign")
+
+
+def change_a_closed_campaign(w: World, mutation: str) -> Call | list[Call] | None:
+    c = _pick_campaign(w, OURS, ~OPEN_CAMPAIGN)
+    if c is None:
+        first = close_campaign(w)
+        if first is None:
+            return None
+        then = replace(first, mutation=mutation, input={**first.input, "version": bumped(first)})
+        if mutation == "updateSurveyCampaign":
+            then = replace(then, input={**then.input, "keyAreas": ["湖北省"]})
+        return [first, replace(then, refused=BAD_INPUT)]
+    inp = {"keyAreas": ["湖北省"]} if mutation == "updateSurveyCampaign" else {}
+    return replace(_campaign_call(w, c, mutation, **inp), refused=BAD_INPUT)
+
+
+def _answers(w: World) -> dict:
+    """What one person said: now and then back from elsewhere (a key area or not), with a
+    fever or a temperature, under observation."""
+    out = {"fever": w.choice([False, False, True]), "underObservation": w.flag()}
+    temperature = w.choice(TEMPERATURES)
+    if temperature is not None:
+        out["temperature"] = temperature
+    came_from = w.choice(CAME_FROM)
+    if came_from:
+        arrived = real_today() - timedelta(days=w.number(0, 14))
+        out.update(cameFrom=came_from, arrivedOn=arrived.isoformat(),
+                   departedOn=(arrived - timedelta(days=w.number(0, 1))).isoformat(), transport=w.choice(TRANSPORTS))
+    return out
+
+
+def _newcomer(w: World) -> dict:
+    """A person found at the household and registered into it by the visit."""
+    return {"newResident": {"name": "排查新人", "idNumber": fresh_id_number(),
+                            "populationKind": w.choice(["REGISTERED", "FLOATING"]),
+                            "relationToHead": w.choice(["spouse", "child", "other"])},
+            **_answers(w)}
+
+
+def _recorded_in(campaign_id: int):
+    return exists().where(SurveyPerson.resident_id == Resident.id, SurveyPerson.campaign_id == campaign_id)
+
+
+def _visit(w: World, h: Household, campaign: SurveyCampaign, outcome: str, people: list[dict]) -> Call:
+    """A visit to ``h`` in ``campaign`` at a time inside it: now, or a day or a few back."""
+    inp = {"campaignId": gid(campaign), "householdId": gid(h), "method": w.choice(METHODS), "outcome": outcome}
+    back = w.number(0, max(0, min(3, (real_today() - campaign.starts_on).days)))
+    if back:
+        inp["visitedAt"] = (datetime.now(ZoneInfo(DEFAULT_ZONE)) - timedelta(days=back)).isoformat()
+    if people:
+        inp["people"] = people
+    return Call(w.writer_of(h.area_code), "recordHouseholdVisit", inp, (h.area_code,))
+
+
+def record_visit(w: World, *, revisit: bool = False, least: int = 0) -> Call | None:
+    """A visit in an open campaign reaching the household: reached, with 0-3 people (members
+    not yet recorded in the campaign, now and then one found there and registered), nobody
+    home, or refused. ``revisit``: a household the campaign has reached already; ``least``:
+    reached, with at least that many people."""
+    if revisit:
+        v = w.pick(SurveyVisit, SurveyVisit.first_reach.is_(True),
+                   exists().where(SurveyCampaign.id == SurveyVisit.campaign_id, *_taking_visits()))
+        if v is None:
+            return None
+        h = rows(w.session, Household, Household.id == v.household_id)[0]
+        campaign = _campaigns(w, SurveyCampaign.id == v.campaign_id)[0]
+    else:
+        h = w.pick(Household)
+        campaigns = h and _campaigns(w, _reaching(h.area_code), *_taking_visits())
+        if not campaigns:
+            return None
+        campaign = w.choice(campaigns)
+    outcome = "REACHED" if least else w.choice(OUTCOMES)
+    people: list[dict] = []
+    if outcome == "REACHED":
+        members = w.rows(Resident, *_active(Resident.household_id == h.id, ~_recorded_in(campaign.id)))
+        for _ in range(w.number(0, min(3, len(members)))):
+            people.append({"residentId": gid(members.pop(w.roll() % len(members))), **_answers(w)})
+        if len(people) < 3 and w.flag():
+            people.append(_newcomer(w))
+        while len(people) < least:
+            people.append(_newcomer(w))
+    return _visit(w, h, campaign, outcome, people)
+
+
+def visit_outside_the_campaigns_area(w: World) -> Call | None:
+    """In an open campaign of another area (the other city's, another community's): NOT_FOUND
+    where the user does not see the campaign."""
+    h = w.pick(Household)
+    away = h and _campaigns(w, OPEN_CAMPAIGN, ~_reaching(h.area_code))
+    return away and replace(_visit(w, h, w.choice(away), "NOBODY_HOME", []), refused=BAD_INPUT | {"NOT_FOUND"})
+
+
+def visit_with_people_but_nobody_home(w: World) -> Call | None:
+    return refused(record_visit(w, least=1), outcome="NOBODY_HOME")
+
+
+def visit_listing_a_resident_twice(w: World) -> Call | None:
+    """The same resident twice (a registered one if there is one, else the same person found twice)."""
+    call = record_visit(w, least=1)
+    if call is None:
+        return None
+    people = call.input["people"]
+    twice = next((p for p in people if "residentId" in p), people[0])
+    return refused(call, people=[*people, {**twice, "underObservation": True}])
+
+
+def visit_with_a_resident_recorded_already(w: World) -> Call | list[Call] | None:
+    """A member of the household with a record in the campaign (else: a visit with people, sent twice)."""
+    sp = w.pick(SurveyPerson, exists().where(SurveyCampaign.id == SurveyPerson.campaign_id, *_taking_visits()),
+                exists().where(Resident.id == SurveyPerson.resident_id, *_active(Resident.area_code.in_(PLAY))))
+    if sp is not None:
+        r = rows(w.session, Resident, Resident.id == sp.resident_id)[0]
+        campaign = _campaigns(w, SurveyCampaign.id == sp.campaign_id)[0]
+        if r.area_code.startswith(campaign.area_code):
+            h = rows(w.session, Household, Household.id == r.household_id)[0]
+            visit = _visit(w, h, campaign, "REACHED", [{"residentId": gid(r), **_answers(w)}])
+            return replace(visit, refused=BAD_INPUT)
+    return again(record_visit(w, least=1))
+
+
+def visit_with_a_resident_of_another_household(w: World) -> Call | None:
+    """NOT_FOUND where the user does not see the resident."""
+    r = w.pick(Resident, *_active())
+    h = r and w.pick(Household, Household.id != r.household_id)
+    campaigns = h and _campaigns(w, _reaching(h.area_code), *_taking_visits())
+    return campaigns and replace(_visit(w, h, w.choice(campaigns), "REACHED", [{"residentId": gid(r), **_answers(w)}]),
+                                 refused=BAD_INPUT | {"NOT_FOUND"})
+
+
+def visit_with_an_impossible_temperature(w: World) -> Call | None:
+    call = record_visit(w, least=1)
+    if call is None:
+        return None
+    first, *others = call.input["people"]
+    return refused(call, people=[{**first, "temperature": w.choice([33.9, 43.1])}, *others])
+
+
+def visit_in_a_closed_campaign(w: World) -> Call | list[Call] | None:
+    """Of a campaign closed already, or closed in the same step."""
+    c = _pick_campaign(w, OURS, ~OPEN_CAMPAIGN)
+    close = None
+    if c is None:
+        c = _pick_campaign(w, OURS, *_taking_visits())
+        close = c and _campaign_call(w, c, "closeSurveyCampaign")
+    h = c and w.pick(Household, Household.area_code.startswith(c.area_code))
+    if h is None:
+        return None
+    visit = replace(_visit(w, h, c, "NOBODY_HOME", []), refused=BAD_INPUT)
+    return [close, visit] if close else visit
+
+
+PERSON_CHANGES = ["came from", "fever", "temperature", "under observation"]
+
+
+def update_survey_person(w: World) -> Call | None:
+    """One to three answers corrected: where they came from (cleared, or a key area or not),
+    the fever, the temperature, home observation."""
+    sp = w.pick(SurveyPerson)
+    if sp is None:
+        return None
+    inp = {"id": gid(sp), "version": sp.version}
+    for change in dict.fromkeys(w.choice(PERSON_CHANGES) for _ in range(w.number(1, 3))):
+        if change == "came from":
+            inp["cameFrom"] = w.choice(CAME_FROM)
+        elif change == "fever":
+            inp["fever"] = not sp.fever
+        elif change == "temperature":
+            inp["temperature"] = w.choice(TEMPERATURES)
+        else:
+            inp["underObservation"] = not sp.under_observation
+    return Call(w.writer_of(sp.area_code), "updateSurveyPerson", inp, (sp.area_code,))
+
+
+CAME_FROM_SOMEWHERE = func.coalesce(SurveyPerson.came_from, "") != ""
+
+
+def open_returnee_from_survey(w: World) -> Call | None:
+    sp = w.pick(SurveyPerson, CAME_FROM_SOMEWHERE, _still_in_its_grid(SurveyPerson),
+                ~exists().where(Returnee.resident_id == SurveyPerson.resident_id, FOLLOWING))
+    return sp and Call(w.writer_of(sp.area_code), "openReturneeFromSurvey",
+                       {"surveyPersonId": gid(sp), "followUpDays": w.number(1, 21)}, (sp.area_code,))
+
+
+def open_returnee_from_a_record_saying_nowhere(w: World) -> Call | None:
+    sp = w.pick(SurveyPerson, ~CAME_FROM_SOMEWHERE, _still_in_its_grid(SurveyPerson))
+    return sp and Call(w.writer_of(sp.area_code), "openReturneeFromSurvey", {"surveyPersonId": gid(sp)},
+                       (sp.area_code,), BAD_INPUT)
+
+
+def open_a_second_returnee_entry_from_survey(w: World) -> Call | list[Call] | None:
+    sp = w.pick(SurveyPerson, CAME_FROM_SOMEWHERE, _still_in_its_grid(SurveyPerson),
+                exists().where(Returnee.resident_id == SurveyPerson.resident_id, FOLLOWING))
+    if sp is None:
+        return again(open_returnee_from_survey(w))
+    return Call(w.writer_of(sp.area_code), "openReturneeFromSurvey", {"surveyPersonId": gid(sp)}, (sp.area_code,),
+                BAD_INPUT)
+
+
 # -- the table ------------------------------------------------------------------------
 
 def a_day_passes(w: World) -> None:
@@ -550,6 +849,13 @@ class Operation:
 KEY_PERSON_COUNTERS = tuple(c.name for c in counters.declared() if c.model is KeyPerson)
 KEY_PERSON_CATEGORIES = tuple(n for n in KEY_PERSON_COUNTERS if n != "key_persons")
 RESIDENTS = ("residents", "floating_residents")
+SURVEY_COUNTERS = tuple(c.name for c in counters.declared() if c.model in (SurveyVisit, SurveyPerson))
+#: A visit moves the survey's counters, and the registry's when it registers someone found there.
+VISIT_MOVES = (*SURVEY_COUNTERS, *RESIDENTS, "residents_registered")
+#: A second visit to a household the campaign reached counts as a visit, not as a household.
+REVISIT_MOVES = tuple(n for n in VISIT_MOVES if n not in ("campaign_households", "survey_households"))
+#: A corrected person record moves the marks it counts in, never the people.
+PERSON_MARKS = tuple(n for n in SURVEY_COUNTERS if n.endswith(("_from_key_area", "_fevers", "_under_observation")))
 
 #: Every kind of step, by name.
 OPERATIONS: dict[str, Operation] = {
@@ -588,10 +894,34 @@ OPERATIONS: dict[str, Operation] = {
     "record follow-up": Operation(record_follow_up, ("follow_ups", "follow_up_fevers"), {
         "a second today": record_a_second_follow_up_today, "of a closed entry": record_a_follow_up_of_a_closed_entry,
         "temperature out of range": record_an_impossible_temperature}),
+    # the household survey
+    "open campaign": Operation(open_campaign, (), {
+        "by the grid worker": open_campaign_as_the_grid_worker,
+        "ending before it starts": open_campaign_ending_before_it_starts,
+        "without a name": lambda w: refused(open_campaign(w), name="")}),
+    "update campaign": Operation(update_campaign, (), {
+        "closed": lambda w: change_a_closed_campaign(w, "updateSurveyCampaign")}),
+    "close campaign": Operation(close_campaign, (), {
+        "already closed": lambda w: change_a_closed_campaign(w, "closeSurveyCampaign")}),
+    "record visit": Operation(record_visit, VISIT_MOVES, {
+        "outside the campaign's area": visit_outside_the_campaigns_area,
+        "with people but nobody home": visit_with_people_but_nobody_home,
+        "with a resident twice": visit_listing_a_resident_twice,
+        "with a resident recorded already": visit_with_a_resident_recorded_already,
+        "with a resident of another household": visit_with_a_resident_of_another_household,
+        "temperature out of range": visit_with_an_impossible_temperature,
+        "in a closed campaign": visit_in_a_closed_campaign}),
+    "visit a reached household again": Operation(lambda w: record_visit(w, revisit=True), REVISIT_MOVES),
+    "update survey person": Operation(update_survey_person, PERSON_MARKS, {
+        "temperature out of range": lambda w: refused(update_survey_person(w), temperature=w.choice([20.0, 45.0]))}),
+    "open returnee from survey": Operation(open_returnee_from_survey, ("returnees_following",), {
+        "of a record saying nowhere": open_returnee_from_a_record_saying_nowhere,
+        "a second open entry": open_a_second_returnee_entry_from_survey}),
 }
 
 def by_an_outsider(w: World, call: Call) -> Call:
-    return Call(w.outsider(call.areas), call.mutation, call.input, call.areas, OUT_OF_REACH)
+    user = w.choice(call.outsiders) if call.outsiders else w.outsider(call.areas)
+    return replace(call, user=user, refused=OUT_OF_REACH)
 
 
 def with_a_stale_version(w: World, call: Call) -> Call | None:
