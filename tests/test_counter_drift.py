@@ -649,7 +649,7 @@ def _answers(w: World) -> dict:
         out["temperature"] = temperature
     came_from = w.choice(CAME_FROM)
     if came_from:
-        arrived = real_today() - timedelta(days=w.number(0, 14))
+        arrived = real_today() - timedelta(days=w.number(3, 14))  # before any visit sent (3 days back at most)
         out.update(cameFrom=came_from, arrivedOn=arrived.isoformat(),
                    departedOn=(arrived - timedelta(days=w.number(0, 1))).isoformat(), transport=w.choice(TRANSPORTS))
     return out
@@ -681,8 +681,9 @@ def _visit(w: World, h: Household, campaign: SurveyCampaign, outcome: str, peopl
 def record_visit(w: World, *, revisit: bool = False, least: int = 0) -> Call | None:
     """A visit in an open campaign reaching the household: reached, with 0-3 people (members
     not yet recorded in the campaign, now and then one found there and registered), nobody
-    home, or refused. ``revisit``: a household the campaign has reached already; ``least``:
-    reached, with at least that many people."""
+    home, or refused. To a household the campaign has not reached while there is one (the
+    demo's campaigns reached most), else to any; ``revisit``: to one it has reached already.
+    ``least``: reached, with at least that many people."""
     if revisit:
         v = w.pick(SurveyVisit, SurveyVisit.first_reach.is_(True),
                    exists().where(SurveyCampaign.id == SurveyVisit.campaign_id, *_taking_visits()))
@@ -691,11 +692,15 @@ def record_visit(w: World, *, revisit: bool = False, least: int = 0) -> Call | N
         h = rows(w.session, Household, Household.id == v.household_id)[0]
         campaign = _campaigns(w, SurveyCampaign.id == v.campaign_id)[0]
     else:
-        h = w.pick(Household)
-        campaigns = h and _campaigns(w, _reaching(h.area_code), *_taking_visits())
-        if not campaigns:
+        campaign = _pick_campaign(w, _reaching(DISTRICT) | OURS, *_taking_visits())
+        if campaign is None:
             return None
-        campaign = w.choice(campaigns)
+        under = Household.area_code.startswith(campaign.area_code)
+        h = w.pick(Household, under, ~exists().where(
+            SurveyVisit.household_id == Household.id, SurveyVisit.campaign_id == campaign.id,
+            SurveyVisit.first_reach.is_(True))) or w.pick(Household, under)
+        if h is None:
+            return None
     outcome = "REACHED" if least else w.choice(OUTCOMES)
     people: list[dict] = []
     if outcome == "REACHED":
