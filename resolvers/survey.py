@@ -22,7 +22,8 @@ Decisions the brief left open:
   in 湖北省武汉市). Changing a campaign's key areas applies to records written afterwards;
   correcting a record's ``cameFrom`` re-derives its mark;
 - closing a campaign ends it today (unless it ended earlier); a closed campaign takes no
-  visits and cannot be changed; its figures stay.
+  visits, and neither it nor its person records can be changed: its figures stay;
+- a person's departure and arrival are not after the visit that records them.
 """
 
 from __future__ import annotations
@@ -375,6 +376,7 @@ async def record_household_visit(w: UnitOfWork, inp) -> SurveyVisit:
     _reaches(campaign, household)
     day = visited_at.astimezone(ZoneInfo(zone)).date()
     _in_campaign(campaign, day, "visitedAt")
+    _travelled_before(w, people, day)
     residents = await _members(w, household, people)
     await _check_not_recorded(w, campaign.id, residents)
     first = outcome == REACHED and not (await w.session.execute(
@@ -399,6 +401,17 @@ async def record_household_visit(w: UnitOfWork, inp) -> SurveyVisit:
         _count_person(w, row, +1)
         w.audit("survey.person", row, {"after": snapshot(row, PERSON_FIELDS)})
     return visit
+
+
+def _travelled_before(w: UnitOfWork, people: list[_Person], day: date) -> None:
+    """What people say of their journey happened before the visit that records it."""
+    c = w.checker()
+    for p in people:
+        for column, name in (("departed_on", "departedOn"), ("arrived_on", "arrivedOn")):
+            when = p.answers.get(column)
+            if when is not None and when > day:
+                c.fail(f"people.{p.index}.{name}", f"{when.isoformat()} is after the visit ({day.isoformat()})")
+    c.done()
 
 
 async def _members(w: UnitOfWork, household: Household, people: list[_Person]) -> dict[int, Resident]:
@@ -447,8 +460,14 @@ async def update_survey_person(w: UnitOfWork, inp) -> SurveyPerson:
     w.require(row.area_code, "survey", "update", "id")
     w.check_version(row, inp.version)
     campaign = (await w.session.execute(select(SurveyCampaign).where(SurveyCampaign.id == row.campaign_id))).scalar_one()
+    if campaign.status != OPEN:
+        raise InvalidField("id", "this record's campaign is closed: its figures stay as they were")
     departed = answers.get("departed_on", row.departed_on)
     arrived = answers.get("arrived_on", row.arrived_on)
+    for when, name in ((departed, "departedOn"), (arrived, "arrivedOn")):
+        if when is not None and when > row.on:
+            c.fail(name, f"{when.isoformat()} is after the visit ({row.on.isoformat()})")
+    c.done()
     if departed is not None and arrived is not None and arrived < departed:
         c.fail("arrivedOn" if "arrived_on" in answers else "departedOn",
                f"arrival {arrived.isoformat()} is before departure {departed.isoformat()}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from db.audit import AuditEvent
+from db.counters import DEFAULT_ZONE, local_day
 from db.registry import Household, Resident
 from db.survey import SurveyCampaign, SurveyPerson, SurveyVisit
 from registry_support import GRID, gid, make_id_number, rows
@@ -81,3 +82,28 @@ def test_campaign_inputs_are_checked(api, sync_session):
     update = mutate(api, "updateSurveyCampaign", {"id": opened["id"], "version": opened["version"],
                                                   "endsOn": "2000-01-01"}, "city_officer")
     assert [e["field"] for e in update["errors"]] == ["endsOn"]
+
+
+def test_travel_is_before_the_visit_and_a_closed_campaigns_records_stay(api, sync_session):
+    today = local_day(DEFAULT_ZONE)
+    campaign = open_campaign(api, "community_staff", COMMUNITY, startsOn=(today - timedelta(days=3)).isoformat())
+    household = rows(sync_session, Household, Household.area_code == GRID)[0]
+    member = gid("Resident", rows(sync_session, Resident, Resident.household_id == household.id)[0].id)
+    back_then = f"{(today - timedelta(days=2)).isoformat()}T10:00:00+08:00"
+    refused = mutate(api, "recordHouseholdVisit", {
+        **visit_input(campaign["id"], gid("Household", household.id)), "visitedAt": back_then,
+        "people": [{"residentId": member, "arrivedOn": (today - timedelta(days=1)).isoformat()}]}, "grid_worker")
+    assert [e["field"] for e in refused["errors"]] == ["people.0.arrivedOn"]
+    done = mutate(api, "recordHouseholdVisit", {
+        **visit_input(campaign["id"], gid("Household", household.id)), "visitedAt": back_then,
+        "people": [{"residentId": member}]}, "grid_worker")
+    person = done["visit"]["people"][0]
+    late = mutate(api, "updateSurveyPerson", {"id": person["id"], "version": person["version"],
+                                              "arrivedOn": (today - timedelta(days=1)).isoformat()}, "grid_worker")
+    assert [e["field"] for e in late["errors"]] == ["arrivedOn"]
+    closed = mutate(api, "closeSurveyCampaign", {"id": campaign["id"], "version": campaign["version"]},
+                    "community_staff")
+    assert closed["errors"] == []
+    change = mutate(api, "updateSurveyPerson", {"id": person["id"], "version": person["version"], "fever": True},
+                    "grid_worker")
+    assert [e["field"] for e in change["errors"]] == ["id"]
