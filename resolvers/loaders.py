@@ -57,6 +57,18 @@ def _stats_statement(n: int):
     return parts[0] if n == 1 else union_all(*parts)
 
 
+@functools.lru_cache(maxsize=64)
+def _part_statement(per: str, names: tuple[str, ...]):
+    """The sums of part ``per``'s counters ``names`` in one subtree, built once (the part
+    and the bounds filled per call, the bounds inlined as every range): building the select
+    and its cache key anew on every call was a tenth of a campaign progress request's CPU."""
+    table = part_tables()[per]
+    return select(*(func.coalesce(func.sum(getattr(table, n)), 0).label(n) for n in names)).where(
+        getattr(table, per) == bindparam("part"),
+        table.area_code >= bindparam("low", type_=String, literal_execute=True),
+        table.area_code < bindparam("high", type_=String, literal_execute=True))
+
+
 class Loaders:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
@@ -137,13 +149,11 @@ class Loaders:
 
     async def _load_part_stats(self, per: str, keys: list[tuple[Any, str]]) -> list[dict[str, int]]:
         self.ctx.charge(len(keys))
-        table = part_tables()[per]
-        names = [c.name for c in of_part(per)]
+        stmt = _part_statement(per, tuple(c.name for c in of_part(per)))
         out = []
         for part, code in keys:  # a query asks for one campaign's progress in a few areas
-            stmt = select(*(func.coalesce(func.sum(getattr(table, n)), 0).label(n) for n in names)).where(
-                getattr(table, per) == part, in_subtree(table.area_code, code, "code"))
-            out.append(dict((await self.ctx.run(stmt)).one()._mapping))
+            low, high = subtree_bounds(code, "code")
+            out.append(dict((await self.ctx.run(stmt, {"part": part, "low": low, "high": high})).one()._mapping))
         return out
 
     async def _load_day_stats(self, names: tuple[str, ...], keys: list[tuple[str, date, date]]) -> list[dict]:
