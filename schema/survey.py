@@ -67,10 +67,26 @@ class SurveyDay(SurveyFigures):
 
 @strawberry.type(description="A campaign's progress in one area under it: coverage and who is left.")
 class SurveyProgress:
+    """Each part is loaded only when asked for: a grid worker's walk list (``householdsNotReached``)
+    used to cost the two sums of the figures as well."""
+
     campaign_id: strawberry.Private[int]
+    #: Whether the viewer may read the aggregates of the whole area (the figures' gate).
+    aggregates: strawberry.Private[bool]
     area_code: str = strawberry.field(description="Code of the area.")
-    households_known: int | None = strawberry.field(description="Households of the registry in the area; null unless you may read its aggregates.")
-    figures: SurveyFigures | None = strawberry.field(description="What the campaign counted in the area; null unless you may read its aggregates.")
+
+    @strawberry.field(description="Households of the registry in the area; null unless you may read its aggregates.")
+    async def households_known(self, info: strawberry.Info) -> int | None:
+        if not self.aggregates:
+            return None
+        return (await info.context.loaders.stats.load(self.area_code))["households"]
+
+    @strawberry.field(description="What the campaign counted in the area; null unless you may read its aggregates.")
+    async def figures(self, info: strawberry.Info) -> SurveyFigures | None:
+        if not self.aggregates:
+            return None
+        sums = await info.context.loaders.part_stats("campaign_id").load((self.campaign_id, self.area_code))
+        return SurveyFigures.from_sums(sums, "campaign")
 
     households_not_reached = listing_field(
         work.NOT_REACHED, Annotated["HouseholdType", strawberry.lazy("schema.registry.types")],
@@ -107,16 +123,12 @@ class SurveyCampaignType(RowNode):
         return rows.key_area_list(self.row.key_areas)
 
     @strawberry.field(description="The campaign's progress in an area it reaches (default: its own area).")
-    async def progress(self, info: strawberry.Info, area_code: str | None = None) -> SurveyProgress:
+    def progress(self, info: strawberry.Info, area_code: str | None = None) -> SurveyProgress:
         code = area_code or self.row.area_code
         if not code.startswith(self.row.area_code):
             raise InvalidField("areaCode", f"the campaign reaches {self.row.area_code} and the areas below it only")
-        if not info.context.may("aggregate", "read", code):
-            return SurveyProgress(campaign_id=self.id, area_code=code, households_known=None, figures=None)
-        sums = await info.context.loaders.part_stats("campaign_id").load((self.id, code))
-        known = (await info.context.loaders.stats.load(code))["households"]
-        return SurveyProgress(campaign_id=self.id, area_code=code, households_known=known,
-                              figures=SurveyFigures.from_sums(sums, "campaign"))
+        return SurveyProgress(campaign_id=self.id, area_code=code,
+                              aggregates=info.context.may("aggregate", "read", code))
 
 
 @strawberry.type(name="SurveyVisit", description="A visit (入户) to a household in a campaign; recorded by who made it.")
