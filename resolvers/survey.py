@@ -377,27 +377,31 @@ async def record_household_visit(w: UnitOfWork, inp) -> SurveyVisit:
     day = visited_at.astimezone(ZoneInfo(zone)).date()
     _in_campaign(campaign, day, "visitedAt")
     _travelled_before(w, people, day)
-    residents = await _members(w, household, people)
-    await _check_not_recorded(w, campaign.id, residents)
+    residents = await _members(w, household, people, campaign.id)
     first = outcome == REACHED and not (await w.session.execute(
         select(SurveyVisit.id).where(SurveyVisit.campaign_id == campaign.id, SurveyVisit.household_id == household.id,
                                      SurveyVisit.first_reach.is_(True)).limit(1))).first()
+    # People found at the door are registered first, while nothing else is pending: the ID
+    # number's check would otherwise flush the visit's audit row in a statement of its own.
+    for p in people:
+        if p.resident_id is None:
+            w.require(household.area_code, "resident", "create", "householdId")
+            residents[p.index] = await register_resident(w, household, p.new_resident,
+                                                         f"people.{p.index}.newResident.idNumber")
     visit = SurveyVisit(campaign_id=campaign.id, household_id=household.id, area_code=household.area_code,
                         visited_at=visited_at, on=day, method=method, outcome=outcome, first_reach=bool(first))
     await w.add(visit)
     w.count(visit.area_code, part=campaign.id, campaign_visits=1, campaign_households=int(visit.first_reach))
     w.count(visit.area_code, on=day, survey_visits=1, survey_households=int(visit.first_reach))
     w.audit("survey.visit", visit, {"after": snapshot(visit, VISIT_FIELDS)})
+    records = []
     for p in people:
-        resident = residents.get(p.index)
-        if resident is None:  # found at the door, not yet registered
-            w.require(household.area_code, "resident", "create", "householdId")
-            resident = await register_resident(w, household, p.new_resident, f"people.{p.index}.newResident.idNumber")
         values = _with_fever(dict(p.answers))
-        row = SurveyPerson(campaign_id=campaign.id, visit_id=visit.id, resident_id=resident.id,
-                           area_code=household.area_code, on=day,
-                           from_key_area=from_key_area(campaign, values.get("came_from")), **values)
-        await w.add(row)
+        records.append(SurveyPerson(campaign_id=campaign.id, visit_id=visit.id, resident_id=residents[p.index].id,
+                                    area_code=household.area_code, on=day,
+                                    from_key_area=from_key_area(campaign, values.get("came_from")), **values))
+    await w.add_all(records)  # one INSERT for all of them, and the pending audit rows with it
+    for row in records:
         _count_person(w, row, +1)
         w.audit("survey.person", row, {"after": snapshot(row, PERSON_FIELDS)})
     return visit
@@ -414,18 +418,23 @@ def _travelled_before(w: UnitOfWork, people: list[_Person], day: date) -> None:
     c.done()
 
 
-async def _members(w: UnitOfWork, household: Household, people: list[_Person]) -> dict[int, Resident]:
+async def _members(w: UnitOfWork, household: Household, people: list[_Person], campaign_id: int) -> dict[int, Resident]:
     """The registered people of a visit by index, each checked to live in the household, be
-    active and have no record in the campaign yet (every problem reported at once)."""
+    active and have no record in the campaign yet (every problem reported at once). One
+    statement: whether a resident has a record comes with the resident."""
     c = w.checker()
     wanted = {p.resident_id for p in people if p.resident_id is not None}
-    found = {r.id: r for r in (await w.session.execute(select(Resident).where(Resident.id.in_(wanted)))).scalars()}
+    if not wanted:
+        return {}
+    recorded = exists().where(SurveyPerson.campaign_id == campaign_id, SurveyPerson.resident_id == Resident.id)
+    found = {r.id: (r, taken) for r, taken in (await w.session.execute(
+        select(Resident, recorded.label("recorded")).where(Resident.id.in_(wanted)))).all()}
     out = {}
     for p in people:
         if p.resident_id is None:
             continue
         name = f"people.{p.index}.residentId"
-        r = found.get(p.resident_id)
+        r, _taken = found.get(p.resident_id, (None, False))
         if r is None:
             raise NotFound(f"{name}: no resident with this ID", field=name)
         if r.household_id != household.id:
@@ -434,20 +443,11 @@ async def _members(w: UnitOfWork, household: Household, people: list[_Person]) -
             c.fail(name, f"this resident is {r.status}, not active")
         out[p.index] = r
     c.done()
-    return out
-
-
-async def _check_not_recorded(w: UnitOfWork, campaign_id: int, residents: dict[int, Resident]) -> None:
-    if not residents:
-        return
-    ids = {r.id for r in residents.values()}
-    taken = set((await w.session.execute(select(SurveyPerson.resident_id).where(
-        SurveyPerson.campaign_id == campaign_id, SurveyPerson.resident_id.in_(ids)))).scalars())
-    c = w.checker()
-    for index, r in residents.items():
-        if r.id in taken:
+    for index, r in out.items():
+        if found[r.id][1]:
             c.fail(f"people.{index}.residentId", "already recorded in this campaign: correct that record instead")
     c.done()
+    return out
 
 
 @command(Requires("survey", "update", "id"))
