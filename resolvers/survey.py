@@ -355,10 +355,19 @@ COLLISIONS = {"uq_survey_person_resident": duplicate_record, "survey_person.camp
               "uq_survey_visit_first_reach": second_reach, "survey_visit.campaign_id": second_reach}
 
 
+@dataclass(frozen=True)
+class RecordedVisit:
+    """A visit as recorded and its person records: the payload shows the records from here
+    instead of reading back what the transaction has just written."""
+
+    visit: SurveyVisit
+    people: tuple[SurveyPerson, ...]
+
+
 @command(Requires("survey", "create", "householdId"),
          Requires("resident", "create", "householdId", when="a person found there is registered (newResident)"),
          collisions=COLLISIONS)
-async def record_household_visit(w: UnitOfWork, inp) -> SurveyVisit:
+async def record_household_visit(w: UnitOfWork, inp) -> RecordedVisit:
     c = w.checker()
     campaign_id = c.global_id(inp.campaign_id, "SurveyCampaign", "campaignId")
     household_id = c.global_id(inp.household_id, "Household", "householdId")
@@ -377,10 +386,10 @@ async def record_household_visit(w: UnitOfWork, inp) -> SurveyVisit:
     day = visited_at.astimezone(ZoneInfo(zone)).date()
     _in_campaign(campaign, day, "visitedAt")
     _travelled_before(w, people, day)
-    residents = await _members(w, household, people, campaign.id)
-    first = outcome == REACHED and not (await w.session.execute(
-        select(SurveyVisit.id).where(SurveyVisit.campaign_id == campaign.id, SurveyVisit.household_id == household.id,
-                                     SurveyVisit.first_reach.is_(True)).limit(1))).first()
+    residents, reached = await _members(w, household, people, campaign.id)
+    if outcome == REACHED and reached is None:  # no member named: asked on its own
+        reached = (await w.session.execute(select(_reached(campaign.id, household.id)))).scalar()
+    first = outcome == REACHED and not reached
     # People found at the door are registered first, while nothing else is pending: the ID
     # number's check would otherwise flush the visit's audit row in a statement of its own.
     for p in people:
@@ -404,7 +413,7 @@ async def record_household_visit(w: UnitOfWork, inp) -> SurveyVisit:
     for row in records:
         _count_person(w, row, +1)
         w.audit("survey.person", row, {"after": snapshot(row, PERSON_FIELDS)})
-    return visit
+    return RecordedVisit(visit, tuple(records))
 
 
 def _travelled_before(w: UnitOfWork, people: list[_Person], day: date) -> None:
@@ -418,17 +427,27 @@ def _travelled_before(w: UnitOfWork, people: list[_Person], day: date) -> None:
     c.done()
 
 
-async def _members(w: UnitOfWork, household: Household, people: list[_Person], campaign_id: int) -> dict[int, Resident]:
+def _reached(campaign_id: int, household_id: int):
+    """Whether a visit of the campaign has reached the household (the partial unique index)."""
+    return exists().where(SurveyVisit.campaign_id == campaign_id, SurveyVisit.household_id == household_id,
+                          SurveyVisit.first_reach.is_(True))
+
+
+async def _members(w: UnitOfWork, household: Household, people: list[_Person],
+                   campaign_id: int) -> tuple[dict[int, Resident], bool | None]:
     """The registered people of a visit by index, each checked to live in the household, be
-    active and have no record in the campaign yet (every problem reported at once). One
-    statement: whether a resident has a record comes with the resident."""
+    active and have no record in the campaign yet (every problem reported at once); and
+    whether the household was reached already (None when no member is named). One
+    statement: whether a resident has a record, and the household's reach, come with the residents."""
     c = w.checker()
     wanted = {p.resident_id for p in people if p.resident_id is not None}
     if not wanted:
-        return {}
+        return {}, None
     recorded = exists().where(SurveyPerson.campaign_id == campaign_id, SurveyPerson.resident_id == Resident.id)
-    found = {r.id: (r, taken) for r, taken in (await w.session.execute(
-        select(Resident, recorded.label("recorded")).where(Resident.id.in_(wanted)))).all()}
+    rows = (await w.session.execute(select(Resident, recorded.label("recorded"),
+                                           _reached(campaign_id, household.id).label("reached"))
+                                    .where(Resident.id.in_(wanted)))).all()
+    found = {r.id: (r, taken) for r, taken, _reached_already in rows}
     out = {}
     for p in people:
         if p.resident_id is None:
@@ -447,7 +466,7 @@ async def _members(w: UnitOfWork, household: Household, people: list[_Person], c
         if found[r.id][1]:
             c.fail(f"people.{index}.residentId", "already recorded in this campaign: correct that record instead")
     c.done()
-    return out
+    return out, rows[0][2]
 
 
 @command(Requires("survey", "update", "id"))
