@@ -402,14 +402,15 @@ async def record_household_visit(w: UnitOfWork, inp) -> RecordedVisit:
     await w.add(visit)
     w.count(visit.area_code, part=campaign.id, campaign_visits=1, campaign_households=int(visit.first_reach))
     w.count(visit.area_code, on=day, survey_visits=1, survey_households=int(visit.first_reach))
-    w.audit("survey.visit", visit, {"after": snapshot(visit, VISIT_FIELDS)})
     records = []
     for p in people:
         values = _with_fever(dict(p.answers))
         records.append(SurveyPerson(campaign_id=campaign.id, visit_id=visit.id, resident_id=residents[p.index].id,
                                     area_code=household.area_code, on=day,
                                     from_key_area=from_key_area(campaign, values.get("came_from")), **values))
-    await w.add_all(records)  # one INSERT for all of them, and the pending audit rows with it
+    await w.add_all(records)  # one INSERT for all of them
+    # the visit's audit row after its records' flush: it goes in one INSERT with theirs
+    w.audit("survey.visit", visit, {"after": snapshot(visit, VISIT_FIELDS)})
     for row in records:
         _count_person(w, row, +1)
         w.audit("survey.person", row, {"after": snapshot(row, PERSON_FIELDS)})
