@@ -344,7 +344,8 @@ def add_totals(conn, dialect: str, names: list[str], totals: dict[str, dict[str,
         return
     columns = [c.name for c in GridStats.__table__.c if c.name != "area_code"]
     sql = (f"INSERT INTO grid_stats (area_code, {', '.join(columns)}) VALUES (%s{', %s' * len(columns)})"
-           f" ON CONFLICT (area_code) DO UPDATE SET " + ", ".join(f"{n} = grid_stats.{n} + excluded.{n}" for n in names))
+           " ON CONFLICT (area_code) DO UPDATE SET "
+           + ", ".join(f"{n} = grid_stats.{n} + excluded.{n}" for n in names))
     with conn.cursor() as cur:
         cur.executemany(sql, [(g, *(totals[g].get(c, 0) if c in names else 0 for c in columns)) for g in grids])
 

@@ -153,9 +153,11 @@ FLOOR_PROGRESS = ("SELECT (SELECT coalesce(sum(households), 0) FROM grid_stats"
                   " coalesce(sum(campaign_households), 0), coalesce(sum(campaign_visits), 0),"
                   " coalesce(sum(campaign_people), 0), coalesce(sum(campaign_from_key_area), 0),"
                   " coalesce(sum(campaign_fevers), 0), coalesce(sum(campaign_under_observation), 0)"
-                  " FROM survey_grid_stats WHERE campaign_id = %(campaign)s AND area_code >= %(lo)s AND area_code < %(hi)s")
+                  " FROM survey_grid_stats"
+                  " WHERE campaign_id = %(campaign)s AND area_code >= %(lo)s AND area_code < %(hi)s")
 FLOOR_NOT_REACHED = ("SELECT h.id, h.area_code, h.address FROM household h"
-                     " WHERE h.area_code >= %(lo)s AND h.area_code < %(hi)s AND NOT EXISTS (SELECT 1 FROM survey_visit v"
+                     " WHERE h.area_code >= %(lo)s AND h.area_code < %(hi)s"
+                     " AND NOT EXISTS (SELECT 1 FROM survey_visit v"
                      "   WHERE v.household_id = h.id AND v.campaign_id = %(campaign)s AND v.first_reach)"
                      " ORDER BY h.area_code, h.id LIMIT 51")
 # Story f's floor: what recordHouseholdVisit writes, as one transaction.
@@ -379,7 +381,8 @@ def survey_setup(s: Session, picks, secret: str, n_visits: int) -> Survey | None
         "   (SELECT min(r.id) FROM resident r WHERE r.household_id = h.id AND r.status = 'active') AS member"
         "  FROM household h WHERE h.area_code = ANY(:grids) AND NOT EXISTS (SELECT 1 FROM survey_visit v"
         "    WHERE v.household_id = h.id AND v.campaign_id = :campaign AND v.first_reach))"
-        " SELECT area_code, id, member FROM left_ WHERE member IS NOT NULL AND NOT EXISTS (SELECT 1 FROM survey_person p"
+        " SELECT area_code, id, member FROM left_"
+        " WHERE member IS NOT NULL AND NOT EXISTS (SELECT 1 FROM survey_person p"
         "   WHERE p.campaign_id = :campaign AND p.resident_id = left_.member)"
         " ORDER BY k, area_code LIMIT :n"), {"grids": grids, "campaign": campaign, "n": n_visits}).all()
     users = {g: ensure_user(s, f"bench_grid_worker_{g}", "grid_worker", g) for g in sorted({r[0] for r in rows})}
