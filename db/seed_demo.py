@@ -68,6 +68,8 @@ class SeedReport:
     campaigns: int = 0
     visits: int = 0
     survey_people: int = 0
+    isolations: int = 0
+    readings: int = 0
     skipped: bool = False
     users: list[str] = field(default_factory=list)
 
@@ -82,6 +84,7 @@ class SeedReport:
             f"key persons: {self.key_persons}",
             f"returnees: {self.returnees} ({self.follow_ups} follow-ups)",
             f"survey: {self.campaigns} campaigns, {self.visits} visits, {self.survey_people} person records",
+            f"isolation: {self.isolations} records, {self.readings} readings",
         ]
 
 
@@ -131,6 +134,7 @@ def seed_demo(session: Session, *, households_per_grid: int = 20, today: date = 
     report.key_persons = _seed_key_persons(session, random.Random(SEED + 1), today)
     _seed_returnees(session, random.Random(SEED + 2), today, report)  # its own stream: the others' are unchanged
     _seed_survey(session, random.Random(SEED + 3), today, report)
+    _seed_isolation(session, random.Random(SEED + 4), today, report)
     recount(session, fix=True)  # every declared counter, totals and per day, from the rows just written
     return report
 
@@ -320,4 +324,74 @@ def _seed_survey(session: Session, rng: random.Random, today: date, report: Seed
                         if measured else None,
                         close_contact=key and rng.random() < 0.2, under_observation=key and rng.random() < 0.5))
                     report.survey_people += 1
+    session.flush()
+
+
+def _seed_isolation(session: Session, rng: random.Random, today: date, report: SeedReport) -> None:
+    """A central site per district; every returnee from a key area still followed up isolated
+    at home with a paper seal since arrival, and one person per community at the district's
+    site; two readings a day up to yesterday evening (a few fevers, the latest alerts left
+    open), one record that missed yesterday evening's, and supplies every other day. The
+    community's person is from its first grid, so every first grid has a record in full."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from db.counters import DEFAULT_ZONE
+    from db.isolation import DoorSeal, Isolation, IsolationKind, IsolationReason, IsolationSite, SupplyDelivery, \
+        TemperatureReading
+
+    zone = ZoneInfo(DEFAULT_ZONE)
+    sites = {}
+    for district in session.scalars(select(Area).where(Area.level == "district").order_by(Area.code)):
+        site = IsolationSite(area_code=district.code, name=f"{district.name}集中隔离点", capacity=30,
+                             address=f"{district.name}人民路1号")
+        session.add(site)
+        sites[district.code] = site
+    session.flush()
+    placed = []
+    for r in session.scalars(select(Returnee).where(Returnee.status == ReturneeStatus.FOLLOWING_UP.value,
+                                                    Returnee.from_key_area.is_(True)).order_by(Returnee.id)):
+        placed.append((r.resident_id, r.area_code, IsolationKind.HOME, IsolationReason.KEY_AREA_RETURNEE, r.arrived_on))
+    taken = {p[0] for p in placed}
+    for community in session.scalars(select(Area).where(Area.level == "community").order_by(Area.code)):
+        candidates = session.scalars(select(Resident).where(Resident.area_code == f"{community.code}001",
+                                                            Resident.status == "active").order_by(Resident.id)).all()
+        person = rng.choice([c for c in candidates if c.id not in taken])
+        placed.append((person.id, person.area_code, IsolationKind.CENTRAL, IsolationReason.CLOSE_CONTACT,
+                       today - timedelta(days=rng.randint(2, 9))))
+    readings = []
+    for n, (resident_id, grid, kind, reason, starts) in enumerate(placed):
+        record = Isolation(area_code=grid, resident_id=resident_id, kind=kind.value, reason=reason.value,
+                           site_id=sites[grid[:6]].id if kind is IsolationKind.CENTRAL else None, starts_on=starts,
+                           planned_end=starts + timedelta(days=14),
+                           seal=(DoorSeal.PAPER if kind is IsolationKind.HOME else DoorSeal.NONE).value,
+                           sealed_at=datetime.combine(starts, time(15, 0), zone) if kind is IsolationKind.HOME else None)
+        session.add(record)
+        session.flush()
+        report.isolations += 1
+        for d in range((today - starts).days):
+            day = starts + timedelta(days=d)
+            for window, hour in (("morning", 8), ("evening", 19)):
+                if n == 0 and day == today - timedelta(days=1) and window == "evening":
+                    continue  # the one reading missed: yesterday evening's
+                fever = rng.random() < 0.03
+                reading = TemperatureReading(isolation_id=record.id, area_code=grid, on=day, window=window,
+                                             at=datetime.combine(day, time(hour, rng.randint(0, 50)), zone),
+                                             celsius=round(rng.uniform(37.4, 38.5) if fever else rng.uniform(36.1, 37.0), 1),
+                                             symptoms="乏力" if fever else None, alert=fever)
+                session.add(reading)
+                readings.append((record, reading))
+                report.readings += 1
+            if d % 2 == 0:
+                session.add(SupplyDelivery(isolation_id=record.id, area_code=grid, on=day, items="米、面、蔬菜、口罩",
+                                           at=datetime.combine(day, time(10, 30), zone)))
+    recent = today - timedelta(days=2)
+    for record, reading in readings:
+        if not reading.alert:
+            continue
+        if reading.on < recent:
+            reading.acknowledged_at = reading.at + timedelta(hours=1)
+            reading.acknowledgement = "已联系社区卫生服务中心复测，体温正常"
+        else:
+            record.alert_open = True  # the latest fevers wait for a staff member
     session.flush()

@@ -41,6 +41,10 @@ class GridStats(SQLModel, table=True):
     key_persons_disability: int = Field(default=0, nullable=False)
     # returnee: entries being followed up
     returnees_following: int = Field(default=0, nullable=False)
+    # isolation: people isolated now, at home and at a central site, and open fever alerts
+    isolated_home: int = Field(default=0, nullable=False)
+    isolated_central: int = Field(default=0, nullable=False)
+    isolation_alerts_open: int = Field(default=0, nullable=False)
 
 
 @place_bound("aggregate", bookkeeping="per-day counters moved in the same transaction as a row change that passed "

@@ -13,8 +13,13 @@ This module imports no domain: domains register here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable, Hashable, Iterable
+
+from sqlalchemy import or_
+
+from authz.scope import in_subtree
+from db.codes import ancestor_codes, validate_code
 
 #: Longest free-text search a listing filter accepts (a longer LIKE pattern failed SQLite).
 MAX_SEARCH = 50
@@ -28,6 +33,9 @@ class ListingQuery:
     parent: str | None
     filters: Hashable
     today: date
+    #: The moment of the request and the deployment's settings (reading windows, zone).
+    now: datetime | None = None
+    settings: Any = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,15 @@ class Listing:
     #: A single page comes back as plain rows, not ORM objects (``resolvers.pagination``):
     #: the listed type must read nothing but columns from its row.
     plain_rows: bool = True
+
+
+def reaching(column, parent: str):
+    """Rows held at the area ``parent``, on the path above it, or inside it: the listing of
+    records read from below (``seen_from_below``: a city's campaign listed for a grid, a
+    district's sites for a community), as an area lists what reaches it."""
+    above = ancestor_codes(validate_code(parent, "code"))
+    held = in_subtree(column, parent, "code")
+    return or_(held, column.in_(above)) if above else held
 
 
 _LISTINGS: dict[str, Listing] = {}

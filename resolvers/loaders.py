@@ -20,6 +20,7 @@ from strawberry.dataloader import DataLoader
 
 from authz.scope import in_subtree, subtree_bounds
 from db.area import Area
+from db.base import utcnow
 from db.counters import local_day
 from db.registration import resource_of
 from db.counters import of_part, part_tables
@@ -177,7 +178,8 @@ class Loaders:
             stmt = stmt.where(in_subtree(model.area_code, key.parent, "code"))
         if listing.where is not None:
             stmt = stmt.where(*listing.where(ListingQuery(self.ctx.scope, key.parent, key.filters,
-                                                          local_day(self.ctx.settings.timezone))))
+                                                          local_day(self.ctx.settings.timezone), utcnow(),
+                                                          self.ctx.settings)))
         return stmt
 
     def _scope_within(self, model, parent: str) -> bool:

@@ -32,18 +32,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, not_, or_, select
+from sqlalchemy import exists, not_, select
 from strawberry import UNSET
 
-from authz.scope import in_subtree, prefix_condition
+from authz.scope import prefix_condition
 from db.area import Area
 from db.base import utcnow
-from db.codes import ancestor_codes, validate_code
+from db.codes import validate_code
 from db.errors import InvalidField, NotFound
 from db.registry import Household, Resident, ResidentStatus
 from db.survey import (MAX_KEY_AREA_LENGTH, MAX_KEY_AREAS, CampaignStatus, ContactMethod, SurveyCampaign,
                        SurveyPerson, SurveyVisit, Transport, VisitOutcome, key_area_list, person_counts)
-from resolvers.listing import Listing, ListingQuery, register_listing
+from resolvers.listing import Listing, ListingQuery, reaching, register_listing
 from resolvers.registry.people import checked_new_resident, register_resident
 from resolvers.returnee import MAX_DAYS, MIN_DAYS, open_entry
 from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
@@ -76,10 +76,7 @@ class CampaignFilter:
 def _reaching(q: ListingQuery) -> list:
     """Campaigns that reach the area (held there or above it) and those held inside it:
     a grid worker sees the city's campaign, a district office its streets' as well."""
-    above = ancestor_codes(validate_code(q.parent, "code"))
-    held = in_subtree(SurveyCampaign.area_code, q.parent, "code")
-    where = or_(held, SurveyCampaign.area_code.in_(above)) if above else held
-    return [where, *(q.filters or CampaignFilter()).conditions(q)]
+    return [reaching(SurveyCampaign.area_code, q.parent), *(q.filters or CampaignFilter()).conditions(q)]
 
 
 CAMPAIGNS = register_listing(Listing("survey_campaigns", SurveyCampaign, ORDER, under_area=False, where=_reaching))

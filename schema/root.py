@@ -20,7 +20,7 @@ from schema.extend import mixins
 #: its modules), in import order.
 DOMAINS: tuple[str, ...] = (
     "accounts.types", "accounts.mutations", "audit", "policy", "accounts.auth",
-    "timeline", "key_person", "returnee", "survey",
+    "timeline", "key_person", "returnee", "survey", "isolation",
     "registry.types", "registry.lookup", "registry.mutations",
 )
 

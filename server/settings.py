@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from authz.enforcer import default_policies_path
 from db.counters import DEFAULT_ZONE
+from db.isolation import DEFAULT_READING_WINDOWS, parse_windows
 from db.engine import database_url
 
 
@@ -39,6 +40,11 @@ def _parse(env: str, kind, text: str):
     except ValueError as exc:
         what = {int: "expected an integer", float: "expected a number"}.get(kind)
         raise SettingError(env, f"{what}, got {text!r}" if what else str(exc)) from None
+
+
+def _windows(text: str) -> str:
+    parse_windows(text)
+    return text
 
 
 def _zone(name: str) -> str:
@@ -81,6 +87,9 @@ class Settings:
     lookup_quota: int = 20
     #: The deployment's zone: where "today" begins for quotas and daily figures.
     timezone: str = DEFAULT_ZONE
+    #: Morning and evening windows of isolation temperature readings, local time
+    #: (``db.isolation.parse_windows``).
+    reading_windows: str = DEFAULT_READING_WINDOWS
     #: Request limits, each checked before the work it protects (``server.limits``).
     #: Bodies: 1 MiB holds a ``nodes`` call with the whole object budget of IDs in its
     #: variables; a request without ``Authorization`` only logs in or reads the schema.
@@ -127,6 +136,7 @@ class Settings:
         for name, env, kind in (("pool_size", "WANGGE_POOL_SIZE", int), ("pool_overflow", "WANGGE_POOL_OVERFLOW", int),
                                 ("pool_timeout", "WANGGE_POOL_TIMEOUT", float),
                                 ("lookup_quota", "WANGGE_LOOKUP_QUOTA", int), ("timezone", "WANGGE_TIMEZONE", _zone),
+                                ("reading_windows", "WANGGE_READING_WINDOWS", _windows),
                                 ("allow_get", "WANGGE_ALLOW_GET", _flag),
                                 *((name, "WANGGE_" + name.upper(), int) for name in LIMIT_FIELDS)):
             if os.environ.get(env):

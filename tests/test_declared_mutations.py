@@ -68,6 +68,28 @@ def _survey_person(s):
     return s.scalars(select(SurveyPerson).where(SurveyPerson.area_code == NEIGHBOUR)).first()
 
 
+def _isolation(s):
+    from db.isolation import Isolation
+
+    fresh(s)
+    return s.scalars(select(Isolation).where(Isolation.area_code != "230102001001001",  # not the grid worker's
+                                             Isolation.status == "active").order_by(Isolation.id)).first()
+
+
+def _site(s):
+    from db.isolation import IsolationSite
+
+    fresh(s)
+    return s.scalars(select(IsolationSite).where(IsolationSite.area_code == NEIGHBOUR[:6])).first()
+
+
+def _alert(s):
+    from db.isolation import TemperatureReading
+
+    fresh(s)
+    return s.scalars(select(TemperatureReading).where(TemperatureReading.area_code != "230102001001001")).first()
+
+
 #: name -> (arguments from the test database, users who must be refused)
 EXAMPLES = {
     "createBuilding": (lambda s: {"input": {"areaCode": NEIGHBOUR, "name": "9号楼"}}, WRITERS_ELSEWHERE),
@@ -127,6 +149,21 @@ EXAMPLES = {
                                                            "fever": True}})(_survey_person(s)), WRITERS_ELSEWHERE),
     "openReturneeFromSurvey": (lambda s: {"input": {"surveyPersonId": global_id("SurveyPerson", _survey_person(s).id)}},
                                WRITERS_ELSEWHERE),
+    "openIsolationSite": (lambda s: {"input": {"areaCode": NEIGHBOUR[:6], "name": "隔离点", "address": "人民路1号",
+                                               "capacity": 10}}, WRITERS_ELSEWHERE),
+    "updateIsolationSite": (lambda s: (lambda t: {"input": {"id": global_id("IsolationSite", t.id), "version": t.version,
+                                                            "capacity": 40}})(_site(s)), WRITERS_ELSEWHERE),
+    "startIsolation": (lambda s: {"input": {"residentId": global_id("Resident", _resident(s).id), "kind": "HOME",
+                                            "reason": "CLOSE_CONTACT"}}, WRITERS_ELSEWHERE),
+    "recordReading": (lambda s: {"input": {"isolationId": global_id("Isolation", _isolation(s).id), "celsius": 36.5}},
+                      WRITERS_ELSEWHERE),
+    "acknowledgeAlert": (lambda s: {"input": {"readingId": global_id("TemperatureReading", _alert(s).id),
+                                              "note": "已处理"}}, WRITERS_ELSEWHERE),
+    "recordDelivery": (lambda s: {"input": {"isolationId": global_id("Isolation", _isolation(s).id), "items": "米"}},
+                       WRITERS_ELSEWHERE),
+    "endIsolation": (lambda s: (lambda i: {"input": {"id": global_id("Isolation", i.id), "version": i.version,
+                                                     "status": "RELEASED", "reason": "期满"}})(_isolation(s)),
+                     WRITERS_ELSEWHERE),
     # A district admin holds ``policy update`` for the district only, not a whole province.
     "reloadPolicies": (lambda s: {}, ["district_admin", "grid_worker"]),
 }
