@@ -12,6 +12,8 @@ Decisions the brief left open:
   alert, which marks the record until every alert of it is acknowledged with a note;
 - ending: ``released`` before the planned end needs a reason; ``hospital`` and
   ``moved_site`` always do (a move to another site is ended here and opened there);
+- an active isolation follows its person: ``moveResident`` moves it (and its counters) to
+  the new grid (``resolvers.followers``); readings and deliveries stay where they were taken;
 - the due and missed lists use the windows of the deployment's local time: due, an active
   record in its period with no reading in the window open now; missed, one with no reading
   in the last window that closed (today's morning, or yesterday's evening) inside its period.
@@ -33,6 +35,7 @@ from db.isolation import (ALERT_FROM, DEFAULT_ISOLATION_DAYS, DoorSeal, Isolatio
                           IsolationSite, IsolationStatus, ReadingWindow, SupplyDelivery, TemperatureReading,
                           parse_windows)
 from db.registry import Resident, ResidentStatus
+from resolvers.followers import follows_resident
 from resolvers.listing import Listing, ListingQuery, reaching, register_listing
 from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
 from resolvers.validation import Checker
@@ -127,6 +130,9 @@ class IsolationFilter:
                 conds.append(missed if self.missed else not_(missed))
         return conds
 
+
+# An active isolation is the care of the grid the person lives in: it moves with them.
+follows_resident(Isolation, Isolation.status == ACTIVE)
 
 ISOLATIONS = register_listing(Listing("isolations", Isolation, ORDER,
                                       where=lambda q: (q.filters or IsolationFilter()).conditions(q)))

@@ -26,6 +26,7 @@ from strawberry import UNSET
 
 from db.errors import InvalidField
 from db.registry import Household, PopulationKind, Resident, ResidentStatus
+from resolvers.followers import follow
 from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
 from resolvers.validation import Checker
 
@@ -186,6 +187,7 @@ async def move_resident(w: UnitOfWork, inp) -> Resident:
         # per-day counters count a row where it is now: its registration day moves with it
         w.count(source, residents=-1, floating_residents=-floating, residents_registered=-1, on=row.registered_on)
         w.count(row.area_code, residents=1, floating_residents=floating, residents_registered=1, on=row.registered_on)
+        await follow(w, row.id, source, row.area_code)  # an active isolation goes with them
         w.audit("resident.move", row, diff, area_code=source)  # each grid's trail shows the move
     w.audit("resident.move", row, diff)
     return row

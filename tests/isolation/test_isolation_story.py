@@ -167,3 +167,24 @@ def test_the_neighbouring_grids_worker_can_do_none_of_it(api, sync_session):
     after = rows(sync_session, Isolation), rows(sync_session, TemperatureReading), len(rows(sync_session, AuditEvent))
     assert [(r.id, r.version, r.status) for r in after[0]] == [(r.id, r.version, r.status) for r in before[0]]
     assert len(after[1]) == len(before[1]) and after[2] == before[2]
+
+
+def test_an_active_isolation_follows_its_person_to_another_grid(api, sync_session):
+    from db.registry import Household
+
+    person = _free(sync_session, NEIGHBOUR)[0]
+    started = mutate(api, "startIsolation", {"residentId": gid("Resident", person.id), "kind": "HOME",
+                                             "reason": "CLOSE_CONTACT"}, "community_staff")["isolation"]
+    before = _counts(sync_session, NEIGHBOUR), _counts(sync_session, GRID)
+    target = rows(sync_session, Household, Household.area_code == GRID)[0]
+    version = rows(sync_session, Resident, Resident.id == person.id)[0].version
+    body = api.query("mutation($i: MoveResidentInput!) { moveResident(input: $i) { errors { field code } } }",
+                     {"i": {"id": gid("Resident", person.id), "version": version,
+                            "householdId": gid("Household", target.id)}}, user="community_staff")
+    assert body["data"]["moveResident"]["errors"] == []
+    moved = rows(sync_session, Isolation, Isolation.resident_id == person.id, Isolation.status == "active")[0]
+    assert moved.area_code == GRID and moved.version == started["version"] + 1
+    assert _counts(sync_session, NEIGHBOUR)[0] == before[0][0] - 1 and _counts(sync_session, GRID)[0] == before[1][0] + 1
+    # now in the grid worker's grid: theirs to follow up
+    assert api.data("query($id: ID!) { node(id: $id) { id } }", {"id": started["id"]}, user="grid_worker")["node"]
+    assert recount(fresh(sync_session)) == []

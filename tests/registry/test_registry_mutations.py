@@ -612,8 +612,9 @@ AUTH_TABLES = ("policy_state", "login_session", "area_grant")
     ("updateResident", 4),
     # load resident, load target, claim, write, totals of both grids (one multi-row upsert),
     # per-day counters of both grids (one more), audit in both grids (PostgreSQL sends the two
-    # audit rows as one multi-row INSERT). It was one totals upsert per grid and no per-day one.
-    ("moveResident", {"sqlite": 8, "postgresql": 7}),
+    # audit rows as one multi-row INSERT), and one look for records that follow the person (an
+    # active isolation). It was one totals upsert per grid and no per-day one.
+    ("moveResident", {"sqlite": 9, "postgresql": 8}),
     # load household, ID number unique (system session), insert, totals, per-day counters
     # (residents_registered; was 5 before per-day counters), audit
     ("createResident", 6),
