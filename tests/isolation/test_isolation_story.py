@@ -188,3 +188,66 @@ def test_an_active_isolation_follows_its_person_to_another_grid(api, sync_sessio
     # now in the grid worker's grid: theirs to follow up
     assert api.data("query($id: ID!) { node(id: $id) { id } }", {"id": started["id"]}, user="grid_worker")["node"]
     assert recount(fresh(sync_session)) == []
+
+
+def test_the_missed_list_empties_when_the_window_is_read(api, sync_session):
+    from db.base import utcnow
+    from resolvers.isolation import Windows
+    from db.isolation import DEFAULT_READING_WINDOWS
+
+    windows = Windows(DEFAULT_ZONE, DEFAULT_READING_WINDOWS)
+    day, window = windows.last_closed(utcnow())
+    query = ("query($c: String!, $f: IsolationFilterInput) { area(code: $c) { isolations(filter: $f, first: 100) "
+             "{ edges { node { id startsOn } } } } }")
+    person = _free(sync_session, GRID)[0]
+    started = mutate(api, "startIsolation", {"residentId": gid("Resident", person.id), "kind": "HOME",
+                                             "reason": "CLOSE_CONTACT", "startsOn": day.isoformat()},
+                     "community_staff")["isolation"]
+
+    def listed(missed: bool) -> list[str]:
+        found = api.data(query, {"c": GRID, "f": {"missed": missed}}, user="grid_worker")
+        return [e["node"]["id"] for e in found["area"]["isolations"]["edges"]]
+
+    assert started["id"] in listed(True) and started["id"] not in listed(False)
+    hour = 9 if window == "morning" else 19
+    done = mutate(api, "recordReading", {"isolationId": started["id"], "celsius": 36.6, "at": _at(day, hour)},
+                  "grid_worker")
+    assert done["errors"] == [] and done["reading"]["window"] == window.upper()
+    assert started["id"] not in listed(True) and started["id"] in listed(False)
+
+
+def test_reading_windows_cut_the_local_day():
+    from resolvers.isolation import Windows
+
+    windows = Windows("Asia/Shanghai", "06:00-12:00,16:00-22:00")
+    shanghai = ZoneInfo("Asia/Shanghai")
+    on = datetime(2026, 3, 2, 7, 30, tzinfo=shanghai)
+    assert windows.of(on) == (on.date(), "morning")
+    assert windows.of(on.replace(hour=13)) == (on.date(), None)
+    assert windows.of(on.replace(hour=21, minute=59)) == (on.date(), "evening")
+    assert windows.last_closed(on) == (on.date() - timedelta(days=1), "evening")
+    assert windows.last_closed(on.replace(hour=12)) == (on.date(), "morning")
+    assert windows.last_closed(on.replace(hour=23)) == (on.date(), "evening")
+
+
+def test_the_due_list_holds_who_has_no_reading_in_the_open_window(api, sync_session):
+    from db.base import utcnow
+    from db.isolation import DEFAULT_READING_WINDOWS
+    from resolvers.isolation import Windows
+
+    _day, window = Windows(DEFAULT_ZONE, DEFAULT_READING_WINDOWS).of(utcnow())
+    person = _free(sync_session, GRID)[0]
+    started = mutate(api, "startIsolation", {"residentId": gid("Resident", person.id), "kind": "HOME",
+                                             "reason": "CLOSE_CONTACT"}, "community_staff")["isolation"]
+    query = ("query($c: String!) { area(code: $c) { isolations(filter: {dueNow: true}, first: 100) "
+             "{ edges { node { id } } } } }")
+
+    def due() -> list[str]:
+        return [e["node"]["id"] for e in api.data(query, {"c": GRID}, user="grid_worker")["area"]["isolations"]["edges"]]
+
+    if window is None:  # between the windows nobody is due
+        assert due() == []
+        return
+    assert started["id"] in due()
+    assert mutate(api, "recordReading", {"isolationId": started["id"], "celsius": 36.4}, "grid_worker")["errors"] == []
+    assert started["id"] not in due()
