@@ -21,7 +21,7 @@ from resolvers import isolation as work
 from resolvers.global_ids import decode_id
 from schema.direct import row_field
 from schema.extend import fields_of
-from schema.mutations import VERSION_SENT, Result, mutation
+from schema.mutations import Result, VERSION_SENT, input_mutation
 from schema.nodes import RowNode, version_field
 from schema.paging import listing_field
 from schema.personal import personal_field
@@ -244,26 +244,22 @@ class EndIsolationInput:
     reason: str | None = strawberry.field(default=None, description="Needed to release before the planned end, and for hospital or another site; up to 200 characters.")
 
 
-def _isolation(operation, description: str, input_type: type, result: Result):
-    return mutation(operation, description, arguments={"input": input_type}, results=result)
-
-
 @fields_of("Mutation")
 @strawberry.type
 class IsolationMutation:
-    open_isolation_site = _isolation(work.open_isolation_site, "Open a central isolation site (集中隔离点).", OpenIsolationSiteInput,
+    open_isolation_site = input_mutation(work.open_isolation_site, "Open a central isolation site (集中隔离点).", OpenIsolationSiteInput,
                                      Result("site", IsolationSiteType, "the new site"))
-    update_isolation_site = _isolation(work.update_isolation_site, "Change a site's name, address, capacity or whether it takes people.",
+    update_isolation_site = input_mutation(work.update_isolation_site, "Change a site's name, address, capacity or whether it takes people.",
                                        UpdateIsolationSiteInput, Result("site", IsolationSiteType, "the site as changed"))
-    start_isolation = _isolation(work.start_isolation, "Put a resident into home or central isolation (居家/集中隔离).",
+    start_isolation = input_mutation(work.start_isolation, "Put a resident into home or central isolation (居家/集中隔离).",
                                  StartIsolationInput, Result("isolation", IsolationType, "the new record"))
-    record_reading = _isolation(work.record_reading, "Record a temperature reading (体温监测) of a person in isolation.",
+    record_reading = input_mutation(work.record_reading, "Record a temperature reading (体温监测) of a person in isolation.",
                                 RecordReadingInput, Result("reading", ReadingType, "the reading"))
-    acknowledge_alert = _isolation(work.acknowledge_alert, "Acknowledge a fever alert with a note.", AcknowledgeAlertInput,
+    acknowledge_alert = input_mutation(work.acknowledge_alert, "Acknowledge a fever alert with a note.", AcknowledgeAlertInput,
                                    Result("reading", ReadingType, "the reading, its alert acknowledged"))
-    record_delivery = _isolation(work.record_delivery, "Record supplies brought to a person in isolation (生活物资保障).",
+    record_delivery = input_mutation(work.record_delivery, "Record supplies brought to a person in isolation (生活物资保障).",
                                  RecordDeliveryInput, Result("delivery", DeliveryType, "the delivery"))
-    end_isolation = _isolation(work.end_isolation, "End an isolation: released, moved to hospital or to another site.",
+    end_isolation = input_mutation(work.end_isolation, "End an isolation: released, moved to hospital or to another site.",
                                EndIsolationInput, Result("isolation", IsolationType, "the record, now ended"))
 
 

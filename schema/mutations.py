@@ -145,3 +145,8 @@ def _with_rights(description: str, declared: Command) -> str:
 def public_mutations() -> frozenset[str]:
     """GraphQL names of the mutations an anonymous caller may run."""
     return frozenset(name for name, m in DECLARED.items() if m.command.public)
+
+
+def input_mutation(operation, description: str, input_type: type, result: Result):
+    """The usual shape: one argument ``input`` of ``input_type``, one result besides ``errors``."""
+    return mutation(operation, description, arguments={"input": input_type}, results=result)

@@ -23,7 +23,7 @@ from db.returnee import DEFAULT_FOLLOW_UP_DAYS, Health, ReturneeStatus, Transpor
 from resolvers import returnee as ledger
 from schema.direct import row_field
 from schema.extend import fields_of
-from schema.mutations import VERSION_SENT, Result, mutation
+from schema.mutations import Result, VERSION_SENT, input_mutation
 from schema.nodes import RowNode, version_field
 from schema.paging import listing_field
 from schema.personal import personal_field
@@ -172,22 +172,18 @@ class RemoveReturneeInput:
     reason: str = strawberry.field(description="Up to 200 characters.")
 
 
-def _ledger(operation, description: str, input_type: type, result: Result):
-    return mutation(operation, description, arguments={"input": input_type}, results=result)
-
-
 @fields_of("Mutation")
 @strawberry.type
 class ReturneeMutation:
-    open_returnee = _ledger(ledger.open_returnee, "Open a returnee entry (返乡登记) for a resident.", OpenReturneeInput,
+    open_returnee = input_mutation(ledger.open_returnee, "Open a returnee entry (返乡登记) for a resident.", OpenReturneeInput,
                             Result("returnee", ReturneeType, "the new entry"))
-    update_returnee = _ledger(ledger.update_returnee, "Correct a returnee entry.", UpdateReturneeInput,
+    update_returnee = input_mutation(ledger.update_returnee, "Correct a returnee entry.", UpdateReturneeInput,
                               Result("returnee", ReturneeType, "the entry as changed"))
-    record_follow_up = _ledger(ledger.record_follow_up, "Record today's follow-up (随访) of a returnee.",
+    record_follow_up = input_mutation(ledger.record_follow_up, "Record today's follow-up (随访) of a returnee.",
                                RecordFollowUpInput, Result("followUp", FollowUpType, "the follow-up recorded"))
-    close_returnee = _ledger(ledger.close_returnee, "End a returnee's follow-up: completed or moved away.",
+    close_returnee = input_mutation(ledger.close_returnee, "End a returnee's follow-up: completed or moved away.",
                              CloseReturneeInput, Result("returnee", ReturneeType, "the entry, now closed"))
-    remove_returnee = _ledger(ledger.remove_returnee, "Remove an entry from the ledger (soft removal, with a reason).",
+    remove_returnee = input_mutation(ledger.remove_returnee, "Remove an entry from the ledger (soft removal, with a reason).",
                               RemoveReturneeInput, Result("returnee", ReturneeType, "the entry, now removed"))
 
 

@@ -24,7 +24,7 @@ from resolvers import survey as work
 from resolvers.global_ids import decode_id
 from schema.direct import row_field
 from schema.extend import fields_of
-from schema.mutations import VERSION_SENT, Result, mutation
+from schema.mutations import Result, VERSION_SENT, input_mutation
 from schema.nodes import RowNode, version_field
 from schema.paging import listing_field
 from schema.personal import personal_field
@@ -335,25 +335,21 @@ class OpenReturneeFromSurveyInput:
     follow_up_days: int = strawberry.field(default=DEFAULT_FOLLOW_UP_DAYS, description="1-60 days of follow-up from arrival.")
 
 
-def _survey(operation, description: str, input_type: type, result: Result):
-    return mutation(operation, description, arguments={"input": input_type}, results=result)
-
-
 @fields_of("Mutation")
 @strawberry.type
 class SurveyMutation:
-    open_survey_campaign = _survey(work.open_survey_campaign, "Open a household survey campaign (入户排查) for an area.",
+    open_survey_campaign = input_mutation(work.open_survey_campaign, "Open a household survey campaign (入户排查) for an area.",
                                    OpenSurveyCampaignInput, Result("campaign", SurveyCampaignType, "the new campaign"))
-    update_survey_campaign = _survey(work.update_survey_campaign, "Change an open campaign's name, end or key areas.",
+    update_survey_campaign = input_mutation(work.update_survey_campaign, "Change an open campaign's name, end or key areas.",
                                      UpdateSurveyCampaignInput, Result("campaign", SurveyCampaignType, "the campaign as changed"))
-    close_survey_campaign = _survey(work.close_survey_campaign, "Close a campaign.", CloseSurveyCampaignInput,
+    close_survey_campaign = input_mutation(work.close_survey_campaign, "Close a campaign.", CloseSurveyCampaignInput,
                                     Result("campaign", SurveyCampaignType, "the campaign, now closed"))
-    record_household_visit = _survey(work.record_household_visit, "Record a visit to a household (入户排查登记), with what each person reached said.",
-                                     RecordHouseholdVisitInput, Result("visit", SurveyVisitType, "the visit recorded, with its person records",
-                                                                       convert=SurveyVisitType.recorded))
-    update_survey_person = _survey(work.update_survey_person, "Correct a survey person record.", UpdateSurveyPersonInput,
+    record_household_visit = input_mutation(work.record_household_visit, "Record a visit to a household (入户排查登记), with what each person reached said.",
+                                            RecordHouseholdVisitInput, Result("visit", SurveyVisitType, "the visit recorded, with its person records",
+                                                                              convert=SurveyVisitType.recorded))
+    update_survey_person = input_mutation(work.update_survey_person, "Correct a survey person record.", UpdateSurveyPersonInput,
                                    Result("person", SurveyPersonType, "the record as changed"))
-    open_returnee_from_survey = _survey(work.open_returnee_from_survey, "Open a returnee entry (返乡登记) for a person the survey found back from elsewhere.",
+    open_returnee_from_survey = input_mutation(work.open_returnee_from_survey, "Open a returnee entry (返乡登记) for a person the survey found back from elsewhere.",
                                         OpenReturneeFromSurveyInput, Result("returnee", ReturneeType, "the new ledger entry"))
 
 

@@ -24,7 +24,7 @@ from strawberry import UNSET
 from db.registry import HouseholdKind, PopulationKind, ResidentStatus
 from resolvers.registry import people, places
 from schema.extend import fields_of
-from schema.mutations import VERSION_SENT, Result, mutation
+from schema.mutations import Result, VERSION_SENT, input_mutation
 from schema.registry.types import BuildingType, HouseholdType, ResidentType
 from schema.scalars import GenderEnum, HouseholdKindEnum, PopulationKindEnum
 
@@ -129,29 +129,25 @@ class RemoveResidentInput:
 
 # -- mutations ----------------------------------------------------------------------
 
-def _registry(operation, description: str, input_type: type, result: Result):
-    return mutation(operation, description, arguments={"input": input_type}, results=result)
-
-
 BUILDING, HOUSEHOLD, RESIDENT = "building", "household", "resident"
 
 
 @fields_of("Mutation")
 @strawberry.type
 class RegistryMutation:
-    create_building = _registry(places.create_building, "Register a building in a grid.", CreateBuildingInput,
+    create_building = input_mutation(places.create_building, "Register a building in a grid.", CreateBuildingInput,
                                 Result(BUILDING, BuildingType, "the new building"))
-    update_building = _registry(places.update_building, "Correct a building.", UpdateBuildingInput,
+    update_building = input_mutation(places.update_building, "Correct a building.", UpdateBuildingInput,
                                 Result(BUILDING, BuildingType, "the building as changed"))
-    create_household = _registry(places.create_household, "Register a household.", CreateHouseholdInput,
+    create_household = input_mutation(places.create_household, "Register a household.", CreateHouseholdInput,
                                  Result(HOUSEHOLD, HouseholdType, "the new household"))
-    update_household = _registry(places.update_household, "Correct a household.", UpdateHouseholdInput,
+    update_household = input_mutation(places.update_household, "Correct a household.", UpdateHouseholdInput,
                                  Result(HOUSEHOLD, HouseholdType, "the household as changed"))
-    create_resident = _registry(people.create_resident, "Register a resident in a household.", CreateResidentInput,
+    create_resident = input_mutation(people.create_resident, "Register a resident in a household.", CreateResidentInput,
                                 Result(RESIDENT, ResidentType, "the new resident"))
-    update_resident = _registry(people.update_resident, "Correct a resident's details.", UpdateResidentInput,
+    update_resident = input_mutation(people.update_resident, "Correct a resident's details.", UpdateResidentInput,
                                 Result(RESIDENT, ResidentType, "the resident as changed"))
-    move_resident = _registry(people.move_resident, "Move a resident to another household, possibly in another grid.",
+    move_resident = input_mutation(people.move_resident, "Move a resident to another household, possibly in another grid.",
                               MoveResidentInput, Result(RESIDENT, ResidentType, "the resident in their new household"))
-    remove_resident = _registry(people.remove_resident, "Record that a resident moved away or died (soft removal).",
+    remove_resident = input_mutation(people.remove_resident, "Record that a resident moved away or died (soft removal).",
                                 RemoveResidentInput, Result(RESIDENT, ResidentType, "the resident, now no longer active"))
