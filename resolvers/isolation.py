@@ -30,7 +30,7 @@ from sqlalchemy import and_, exists, func, not_, select
 from db.area import Area
 from db.base import utcnow
 from db.codes import validate_code
-from db.errors import InvalidField, NotFound
+from db.errors import Forbidden, InvalidField, NotFound
 from db.isolation import (ALERT_FROM, DEFAULT_ISOLATION_DAYS, DoorSeal, Isolation, IsolationKind, IsolationReason,
                           IsolationSite, IsolationStatus, ReadingWindow, SupplyDelivery, TemperatureReading,
                           parse_windows)
@@ -330,14 +330,22 @@ async def acknowledge_alert(w: UnitOfWork, inp) -> TemperatureReading:
         raise InvalidField("readingId", "this reading raised no alert")
     if row.acknowledged_at is not None:
         raise InvalidField("readingId", "this alert was acknowledged already")
+    # The record may have followed its person to another grid since the reading (readings stay
+    # where they were taken): its alert is cleared there, by someone who reaches both grids.
+    isolation = (await w.session.execute(select(Isolation).where(Isolation.id == row.isolation_id))).scalars().first()
+    if isolation is None:
+        raise Forbidden("readingId: this person's isolation has moved to a grid out of your reach; someone who "
+                        "reaches both grids acknowledges the alert", field="readingId")
+    w.require(isolation.area_code, "isolation", "update", "readingId")
     diff = await w.change(row, row.version, {"acknowledged_at": utcnow(), "acknowledged_by": w.user.id,
                                              "acknowledgement": note})
     w.audit("isolation.alert.acknowledge", row, diff)
-    isolation = (await w.session.execute(select(Isolation).where(Isolation.id == row.isolation_id))).scalar_one()
     others = select(TemperatureReading.id).where(TemperatureReading.isolation_id == isolation.id,
                                                  TemperatureReading.alert.is_(True),
                                                  TemperatureReading.acknowledged_at.is_(None)).limit(1)
-    if isolation.alert_open and (await w.session.execute(others)).first() is None:
+    async with w.unscoped("a record's alerts may lie in grids it has left; one yes/no") as system:
+        unacknowledged = (await system.execute(others)).first() is not None
+    if isolation.alert_open and not unacknowledged:
         await w.change(isolation, isolation.version, {"alert_open": False})
         if isolation.status == ACTIVE:
             w.count(isolation.area_code, isolation_alerts_open=-1)
