@@ -7,13 +7,15 @@ story tests check one write at a time; this test checks that writes compose. Hyp
 draws sequences of operations (register, update, move and remove residents; households and
 buildings; the key-person and returnee ledgers with their follow-ups, well and feverish;
 the household survey's campaigns, visits with the people reached, some registered on the
-spot, corrected person records and returnee entries opened from them), each one GraphQL
-request over HTTP by a demo user with rights where it writes, and refusals of each: bad
-input, a stale version, a user out of reach of the record, a second open entry for one
-resident, a closed entry or campaign, a person recorded twice. After every request the
-counters of ``DISTRICT`` (where all of it happens), the campaigns' included, are
-recounted, so a drift is reported at the request that made it; a refused request must have
-moved no counter, an accepted one only those its operation moves. After each sequence
+spot, corrected person records and returnee entries opened from them; isolation's sites,
+people isolated at home or at a site, their readings, some raising alerts, acknowledged,
+their deliveries and the end of it), each one GraphQL request over HTTP by a demo user
+with rights where it writes, and refusals of each: bad input, a stale version, a user out
+of reach of the record, a second open entry or isolation for one resident, a closed entry
+or campaign, a person recorded twice, a full site. After every request the counters of
+``DISTRICT`` (where all of it happens), the campaigns' included, are recounted, so a drift
+is reported at the request that made it; a refused request must have moved no counter, an
+accepted one only those its operation moves. After each sequence
 every counter of the database is recounted on a plain session: no drift, and the stored
 values equal the recounted ones.
 
@@ -22,10 +24,11 @@ ended. Targets are picked from the rows as they are when the step runs, in the g
 ``PLAY``; a step with nothing to work on is skipped. A day may pass between steps (the
 deployment's local day, moved as ``returnee_support.Clock`` moves it), so follow-ups and
 removals land on several days; a survey visit's day is that of its time (``visitedAt``, by
-the server's clock), sent now or a few days back. A sequence cannot be replayed on a
-database that has moved on, so Hypothesis neither shrinks nor replays a failure: the first
-one ends the run and is raised with the log of its sequence (what was sent, as whom, and
-the answers).
+the server's clock), sent now or a few days back, and so is an isolation reading's or
+delivery's (``at``), inside an isolation started on a real day. A sequence cannot be
+replayed on a database that has moved on, so Hypothesis neither shrinks nor replays a
+failure: the first one ends the run and is raised with the log of its sequence (what was
+sent, as whom, and the answers).
 
 Adding a domain's operations:
 
@@ -53,7 +56,7 @@ import itertools
 from collections import Counter as Tally
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from conftest import IN_CI, global_id
@@ -68,6 +71,7 @@ from db import counters
 from db.codes import ancestor_codes
 from db.counters import DEFAULT_ZONE, local_day
 from db.counters_recount import count_from_rows, recount, stored_counts
+from db.isolation import Isolation, IsolationSite, IsolationStatus, TemperatureReading
 from db.key_person import KeyPerson, KeyPersonCategory
 from db.registry import Building, Household, Resident
 from db.returnee import FOLLOWING, FollowUp, Returnee, ReturneeStatus
@@ -828,6 +832,314 @@ def open_a_second_returnee_entry_from_survey(w: World) -> Call | list[Call] | No
                 BAD_INPUT)
 
 
+# -- isolation ------------------------------------------------------------------------
+
+ISOLATED = Isolation.status == IsolationStatus.ACTIVE.value
+#: The district's sites and those of its communities (the demo has one per district).
+OUR_SITES = IsolationSite.area_code.startswith(DISTRICT)
+SITE_AREAS = [DISTRICT, COMMUNITY_CODE, TEAM_GRID[:12]]
+#: Who opens and changes the sites here: the district's admin (the city's officer could too).
+SITE_OFFICE = "district_admin"
+#: Users without the right to open or change a site here: staff and grid workers place
+#: people at sites, the supervisor and the analyst read them.
+SITE_OUTSIDERS = ("grid_worker", "community_staff", "team_member", "supervisor", "province_analyst")
+REASONS = ["CLOSE_CONTACT", "KEY_AREA_RETURNEE", "FEVER_FOLLOW_UP", "OTHER"]
+SEALS = ["NONE", "PAPER", "ELECTRONIC"]
+NORMAL = [35.8, 36.5, 37.0, 37.2]
+FEVERS = [37.3, 37.8, 38.6, 39.5]  # from 37.3 °C a reading raises an alert
+ZONE = ZoneInfo(DEFAULT_ZONE)
+
+
+def _now() -> datetime:
+    """The server's clock, local: readings and deliveries are taken at a moment, and their
+    day and the isolation period are compared with the real day (``real_today``), not the
+    one ``Clock`` moves."""
+    return datetime.now(ZONE)
+
+
+def _occupancy(w: World, site: IsolationSite) -> int:
+    """The active records at ``site``, of every grid (as the server counts them)."""
+    fresh(w.session)
+    return w.session.scalar(select(func.count()).select_from(Isolation).where(Isolation.site_id == site.id, ISOLATED))
+
+
+def _sites(w: World, *where) -> list[IsolationSite]:
+    return rows(w.session, IsolationSite, OUR_SITES, *where)
+
+
+def _sites_reaching(w: World, grid: str, *, room: bool | None = None, occupied: bool = False) -> list[IsolationSite]:
+    """Active sites a writer of ``grid`` sees (of the grid's areas): with room (``room``),
+    full (``room=False``), and with someone placed (``occupied``)."""
+    out = []
+    for site in _sites(w, IsolationSite.active.is_(True), IsolationSite.area_code.in_([*ancestor_codes(grid), grid])):
+        placed = _occupancy(w, site)
+        if (room is None or (placed < site.capacity) == room) and (placed or not occupied):
+            out.append(site)
+    return out
+
+
+def _site_call(w: World, mutation: str, inp: dict, area: str) -> Call:
+    return Call(SITE_OFFICE, mutation, inp, (area,), outsiders=SITE_OUTSIDERS)
+
+
+def open_isolation_site(w: World) -> Call:
+    """Of the district or one of its communities, with a few places (so that sites fill up)."""
+    area = w.choice(SITE_AREAS)
+    return _site_call(w, "openIsolationSite", {"areaCode": area, "name": f"漂移隔离点{next(_serial)}",
+                                              "address": "道里区漂移街1号", "capacity": w.number(1, 6)}, area)
+
+
+def open_isolation_site_as_staff(w: World) -> Call:
+    """On their community: staff place people at sites and open none."""
+    return replace(refused(open_isolation_site(w), frozenset({"FORBIDDEN"}), areaCode=COMMUNITY_CODE),
+                   user="community_staff")
+
+
+def update_isolation_site(w: World) -> Call | None:
+    """More or fewer places (not below the people placed), closed or reopened, renamed."""
+    sites = _sites(w)
+    if not sites:
+        return None
+    site = w.choice(sites)
+    inp = {"id": gid(site), "version": site.version}
+    change = w.choice(["capacity", "capacity", "active", "name"])
+    if change == "capacity":
+        inp["capacity"] = w.number(max(1, _occupancy(w, site)), site.capacity + 5)
+    elif change == "active":
+        inp["active"] = not site.active
+    else:
+        inp["name"] = f"漂移隔离点{next(_serial)}"
+    return _site_call(w, "updateIsolationSite", inp, site.area_code)
+
+
+def shrink_a_site_below_its_occupancy(w: World) -> Call | None:
+    occupied = [(s, n) for s in _sites(w) if (n := _occupancy(w, s))]
+    if not occupied:
+        return None
+    site, placed = w.choice(occupied)
+    return replace(_site_call(w, "updateIsolationSite", {"id": gid(site), "version": site.version,
+                                                         "capacity": placed - 1}, site.area_code), refused=BAD_INPUT)
+
+
+def _free_resident(w: World) -> Resident | None:
+    """An active resident without an active isolation (anywhere)."""
+    return w.pick(Resident, *_active(~exists().where(Isolation.resident_id == Resident.id, ISOLATED)))
+
+
+def _start(w: World, r: Resident, kind: str, site: IsolationSite | None = None) -> Call:
+    """Today or a few days back by the real day (its readings are taken at real times), for
+    the default 14 days or a planned end of its own (some already reached, to be released
+    without a reason); a door seal applied now or some hours ago, or none."""
+    inp = {"residentId": gid(r), "kind": kind, "reason": w.choice(REASONS), "seal": w.choice(SEALS)}
+    starts = real_today() - timedelta(days=w.number(0, 3))
+    if starts != w.today or w.flag():  # left out: the day Clock says, only while it is the real one
+        inp["startsOn"] = starts.isoformat()
+    if w.flag():
+        inp["plannedEnd"] = (starts + timedelta(days=w.number(0, 20))).isoformat()
+    if inp["seal"] != "NONE" and w.flag():
+        inp["sealedAt"] = (_now() - timedelta(hours=w.number(0, 12))).isoformat()
+    if site is not None:
+        inp["siteId"] = gid(site)
+    return Call(w.writer_of(r.area_code), "startIsolation", inp, (r.area_code,))
+
+
+def start_home_isolation(w: World) -> Call | None:
+    r = _free_resident(w)
+    return r and _start(w, r, "HOME")
+
+
+def start_central_isolation(w: World) -> Call | None:
+    """At an active site of the person's areas with a free place."""
+    r = _free_resident(w)
+    sites = r and _sites_reaching(w, r.area_code, room=True)
+    return sites and _start(w, r, "CENTRAL", w.choice(sites))
+
+
+def start_a_second_isolation(w: World) -> Call | list[Call] | None:
+    """Of a person isolated already (whose record may lie in the grid they left)."""
+    r = w.pick(Resident, *_active(exists().where(Isolation.resident_id == Resident.id, ISOLATED)))
+    if r is None:
+        return again(start_home_isolation(w))
+    return refused(_start(w, r, "HOME"))
+
+
+def start_at_a_full_site(w: World) -> Call | list[Call] | None:
+    """At a full site, or at one with someone placed made full in the same step (its
+    capacity lowered to its occupancy)."""
+    r = _free_resident(w)
+    if r is None:
+        return None
+    full = _sites_reaching(w, r.area_code, room=False)
+    if full:
+        return refused(_start(w, r, "CENTRAL", w.choice(full)))
+    sites = _sites_reaching(w, r.area_code, occupied=True)
+    if not sites:
+        return None
+    site = w.choice(sites)
+    shrink = _site_call(w, "updateIsolationSite",
+                        {"id": gid(site), "version": site.version, "capacity": _occupancy(w, site)}, site.area_code)
+    return [shrink, refused(_start(w, r, "CENTRAL", site))]
+
+
+def start_at_a_closed_site(w: World) -> Call | None:
+    r = _free_resident(w)
+    closed = r and _sites(w, IsolationSite.active.is_(False),
+                          IsolationSite.area_code.in_([*ancestor_codes(r.area_code), r.area_code]))
+    return closed and refused(_start(w, r, "CENTRAL", w.choice(closed)))
+
+
+def start_home_isolation_at_a_site(w: World) -> Call | None:
+    r = _free_resident(w)
+    sites = r and _sites_reaching(w, r.area_code)
+    return sites and refused(_start(w, r, "HOME", w.choice(sites)))
+
+
+def start_isolation_tomorrow(w: World) -> Call | None:
+    return refused(start_home_isolation(w), startsOn=(w.today + timedelta(days=1)).isoformat(), plannedEnd=None)
+
+
+def _moments_in(start: date, end: date) -> list[datetime | None]:
+    """Times of the last three days inside ``start``-``end`` (None: now, left out)."""
+    now = _now()
+    return [None if h == 0 else at for h in range(72) if start <= (at := now - timedelta(hours=h)).date() <= end]
+
+
+def _readable(w: World) -> Isolation | None:
+    """An active isolation whose period has a day of the last three (by the real day)."""
+    today = real_today()
+    return w.pick(Isolation, ISOLATED, Isolation.starts_on <= today, Isolation.planned_end >= today - timedelta(days=2))
+
+
+def _reading(w: World, isolation: Isolation | None, celsius: list[float]) -> Call | None:
+    """Of ``isolation``, at a time inside its period: now or up to three days back."""
+    if isolation is None:
+        return None
+    at = w.choice(_moments_in(isolation.starts_on, isolation.planned_end))
+    inp = {"isolationId": gid(isolation), "celsius": w.choice(celsius)}
+    if at is not None:
+        inp["at"] = at.isoformat()
+    if w.flag():
+        inp["symptoms"] = w.choice(["乏力", "咳嗽", "无"])
+    return Call(w.writer_of(isolation.area_code), "recordReading", inp, (isolation.area_code,))
+
+
+def record_reading(w: World) -> Call | None:
+    return _reading(w, _readable(w), NORMAL)
+
+
+def record_fever_reading(w: World) -> Call | None:
+    """From 37.3 °C: an alert, opened on the record if it had none."""
+    return _reading(w, _readable(w), FEVERS)
+
+
+def record_a_reading_outside_the_period(w: World) -> Call | None:
+    """On the day before the start, or after the planned end (on a day that has come)."""
+    isolation = _readable(w)
+    if isolation is None:
+        return None
+    days = [isolation.starts_on - timedelta(days=1)]
+    if isolation.planned_end < real_today():
+        days.append(isolation.planned_end + timedelta(days=1))
+    at = min(datetime.combine(w.choice(days), time(w.number(0, 23), 30), ZONE), _now())
+    return refused(_reading(w, isolation, [*NORMAL, *FEVERS]), at=at.isoformat())
+
+
+def record_an_impossible_reading(w: World) -> Call | None:
+    return refused(record_reading(w), celsius=w.choice([33.9, 43.1]))
+
+
+def record_a_reading_of_an_ended_isolation(w: World) -> Call | None:
+    isolation = w.pick(Isolation, ~ISOLATED)
+    return isolation and Call(w.writer_of(isolation.area_code), "recordReading",
+                              {"isolationId": gid(isolation), "celsius": w.choice(FEVERS)}, (isolation.area_code,),
+                              BAD_INPUT)
+
+
+UNACKNOWLEDGED = TemperatureReading.alert.is_(True) & TemperatureReading.acknowledged_at.is_(None)
+
+
+def _acknowledge(w: World, reading: TemperatureReading, refused_with: frozenset[str] | None = None) -> Call:
+    return Call(w.writer_of(reading.area_code), "acknowledgeAlert",
+                {"readingId": gid(reading), "note": w.choice(["已电话询问，复测36.9", "已通知社区卫生服务中心"])},
+                (reading.area_code,), refused_with)
+
+
+def acknowledge_alert(w: World) -> Call | None:
+    """An alert not acknowledged (of an active record or of one that has ended since)."""
+    reading = w.pick(TemperatureReading, UNACKNOWLEDGED)
+    return reading and _acknowledge(w, reading)
+
+
+def acknowledge_an_alert_twice(w: World) -> Call | list[Call] | None:
+    reading = w.pick(TemperatureReading, TemperatureReading.alert.is_(True), ~UNACKNOWLEDGED)
+    if reading is None:
+        return again(acknowledge_alert(w))
+    return _acknowledge(w, reading, BAD_INPUT)
+
+
+def acknowledge_a_reading_without_alert(w: World) -> Call | None:
+    reading = w.pick(TemperatureReading, TemperatureReading.alert.is_(False))
+    return reading and _acknowledge(w, reading, BAD_INPUT)
+
+
+def record_delivery(w: World) -> Call | None:
+    """To an active isolation, now or some hours back."""
+    isolation = w.pick(Isolation, ISOLATED)
+    if isolation is None:
+        return None
+    inp = {"isolationId": gid(isolation), "items": w.choice(["米、油、蔬菜", "口罩、消毒液", "药品"])}
+    back = w.number(0, 36)
+    if back:
+        inp["at"] = (_now() - timedelta(hours=back)).isoformat()
+    return Call(w.writer_of(isolation.area_code), "recordDelivery", inp, (isolation.area_code,))
+
+
+def record_a_delivery_to_an_ended_isolation(w: World) -> Call | None:
+    isolation = w.pick(Isolation, ~ISOLATED)
+    return isolation and Call(w.writer_of(isolation.area_code), "recordDelivery",
+                              {"isolationId": gid(isolation), "items": "米"}, (isolation.area_code,), BAD_INPUT)
+
+
+ENDINGS = ["RELEASED", "RELEASED", "HOSPITAL", "MOVED_SITE"]
+END_REASONS = {"RELEASED": "核酸阴性，经评估解除", "HOSPITAL": "转市传染病医院", "MOVED_SITE": "转道外区隔离点"}
+
+
+def _end(w: World, isolation: Isolation, status: str, reason: str | None) -> Call:
+    inp = {"id": gid(isolation), "version": isolation.version, "status": status}
+    if reason is not None:
+        inp["reason"] = reason
+    return Call(w.writer_of(isolation.area_code), "endIsolation", inp, (isolation.area_code,))
+
+
+def end_isolation(w: World) -> Call | None:
+    """Released (without a reason once the planned end has come, by the day ``Clock`` says),
+    moved to hospital or to another site (with one)."""
+    isolation = w.pick(Isolation, ISOLATED)
+    if isolation is None:
+        return None
+    status = w.choice(ENDINGS)
+    due = isolation.planned_end <= w.today
+    return _end(w, isolation, status, None if status == "RELEASED" and due and w.flag() else END_REASONS[status])
+
+
+def release_early_without_a_reason(w: World) -> Call | None:
+    isolation = w.pick(Isolation, ISOLATED, Isolation.planned_end > w.today)
+    return isolation and replace(_end(w, isolation, "RELEASED", None), refused=BAD_INPUT)
+
+
+def end_isolation_elsewhere_without_a_reason(w: World) -> Call | None:
+    isolation = w.pick(Isolation, ISOLATED)
+    return isolation and replace(_end(w, isolation, w.choice(["HOSPITAL", "MOVED_SITE"]), None), refused=BAD_INPUT)
+
+
+def end_an_ended_isolation(w: World) -> Call | list[Call] | None:
+    isolation = w.pick(Isolation, ~ISOLATED)
+    if isolation is None:
+        first = end_isolation(w)
+        return first and again(first, version=bumped(first), reason="再次")
+    return replace(_end(w, isolation, "RELEASED", "再次"), refused=BAD_INPUT)
+
+
 # -- the table ------------------------------------------------------------------------
 
 def a_day_passes(w: World) -> None:
@@ -922,6 +1234,36 @@ OPERATIONS: dict[str, Operation] = {
     "open returnee from survey": Operation(open_returnee_from_survey, ("returnees_following",), {
         "of a record saying nowhere": open_returnee_from_a_record_saying_nowhere,
         "a second open entry": open_a_second_returnee_entry_from_survey}),
+    # isolation
+    "open isolation site": Operation(open_isolation_site, (), {
+        "by the community's staff": open_isolation_site_as_staff,
+        "with no places": lambda w: refused(open_isolation_site(w), capacity=0)}),
+    "update isolation site": Operation(update_isolation_site, (), {
+        "fewer places than people placed": shrink_a_site_below_its_occupancy}),
+    "start home isolation": Operation(start_home_isolation, ("isolated_home", "isolations_started"), {
+        "a second active one": start_a_second_isolation, "with a site": start_home_isolation_at_a_site,
+        "starting tomorrow": start_isolation_tomorrow}),
+    "start central isolation": Operation(start_central_isolation, ("isolated_central", "isolations_started"), {
+        "at a full site": start_at_a_full_site, "at a closed site": start_at_a_closed_site,
+        "without a site": lambda w: refused(start_central_isolation(w), siteId=None)}),
+    "record reading": Operation(record_reading, ("isolation_readings",), {
+        "outside the isolation": record_a_reading_outside_the_period,
+        "temperature out of range": record_an_impossible_reading,
+        "of an ended isolation": record_a_reading_of_an_ended_isolation}),
+    "record fever reading": Operation(record_fever_reading,
+                                      ("isolation_readings", "isolation_fever_alerts", "isolation_alerts_open")),
+    "acknowledge alert": Operation(acknowledge_alert, ("isolation_alerts_open",), {
+        "acknowledged already": acknowledge_an_alert_twice,
+        "of a reading without alert": acknowledge_a_reading_without_alert,
+        "without a note": lambda w: refused(acknowledge_alert(w), note="")}),
+    "record delivery": Operation(record_delivery, ("isolation_deliveries",), {
+        "to an ended isolation": record_a_delivery_to_an_ended_isolation,
+        "without items": lambda w: refused(record_delivery(w), items=" ")}),
+    "end isolation": Operation(end_isolation, ("isolated_home", "isolated_central", "isolation_alerts_open",
+                                               "isolations_ended"), {
+        "released early without a reason": release_early_without_a_reason,
+        "elsewhere without a reason": end_isolation_elsewhere_without_a_reason,
+        "ended already": end_an_ended_isolation}),
 }
 
 def by_an_outsider(w: World, call: Call) -> Call:
