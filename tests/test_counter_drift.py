@@ -8,16 +8,16 @@ draws sequences of operations (register, update, move and remove residents; hous
 buildings; the key-person and returnee ledgers with their follow-ups, well and feverish;
 the household survey's campaigns, visits with the people reached, some registered on the
 spot, corrected person records and returnee entries opened from them; isolation's sites,
-people isolated at home or at a site, their readings, some raising alerts, acknowledged,
-their deliveries and the end of it), each one GraphQL request over HTTP by a demo user
-with rights where it writes, and refusals of each: bad input, a stale version, a user out
-of reach of the record, a second open entry or isolation for one resident, a closed entry
-or campaign, a person recorded twice, a full site. After every request the counters of
-``DISTRICT`` (where all of it happens), the campaigns' included, are recounted, so a drift
-is reported at the request that made it; a refused request must have moved no counter, an
-accepted one only those its operation moves. After each sequence
-every counter of the database is recounted on a plain session: no drift, and the stored
-values equal the recounted ones.
+people isolated at home or at a site, their records following them when they move, their
+readings, some raising alerts, acknowledged, deliveries and the end of it), each one
+GraphQL request over HTTP by a demo user with rights where it writes, and refusals of
+each: bad input, a stale version, a user out of reach of the record, a second open entry
+or isolation for one resident, a closed entry or campaign, a person recorded twice, a full
+site. After every request the counters of ``DISTRICT`` (where all of it happens), the
+campaigns' included, are recounted, so a drift is reported at the request that made it; a
+refused request must have moved no counter, an accepted one only those its operation
+moves. After each sequence every counter of the database is recounted on a plain session:
+no drift, and the stored values equal the recounted ones.
 
 One seeded database serves all of a test's sequences: each starts where the last one
 ended. Targets are picked from the rows as they are when the step runs, in the grids
@@ -956,7 +956,7 @@ def start_central_isolation(w: World) -> Call | None:
 
 
 def start_a_second_isolation(w: World) -> Call | list[Call] | None:
-    """Of a person isolated already (whose record may lie in the grid they left)."""
+    """Of a person isolated already."""
     r = w.pick(Resident, *_active(exists().where(Isolation.resident_id == Resident.id, ISOLATED)))
     if r is None:
         return again(start_home_isolation(w))
@@ -996,6 +996,18 @@ def start_home_isolation_at_a_site(w: World) -> Call | None:
 
 def start_isolation_tomorrow(w: World) -> Call | None:
     return refused(start_home_isolation(w), startsOn=(w.today + timedelta(days=1)).isoformat(), plannedEnd=None)
+
+
+def move_isolated_resident(w: World) -> Call | None:
+    """A person in isolation moved to a household of another grid the user writes in: the
+    active record goes with them, and the counters counting it (``resolvers.followers``)."""
+    r = w.pick(Resident, *_active(exists().where(Isolation.resident_id == Resident.id, ISOLATED)))
+    if r is None:
+        return None
+    user = w.choice([u for u, grids in WRITES.items() if r.area_code in grids and len(grids) > 1])
+    h = w.pick(Household, grids=[g for g in WRITES[user] if g != r.area_code])
+    return h and Call(user, "moveResident", {"id": gid(r), "version": r.version, "householdId": gid(h)},
+                      (r.area_code, h.area_code))
 
 
 def _moments_in(start: date, end: date) -> list[datetime | None]:
@@ -1058,16 +1070,25 @@ def record_a_reading_of_an_ended_isolation(w: World) -> Call | None:
 UNACKNOWLEDGED = TemperatureReading.alert.is_(True) & TemperatureReading.acknowledged_at.is_(None)
 
 
-def _acknowledge(w: World, reading: TemperatureReading, refused_with: frozenset[str] | None = None) -> Call:
-    return Call(w.writer_of(reading.area_code), "acknowledgeAlert",
+def _acknowledge(w: World, reading: TemperatureReading | None, refused_with: frozenset[str] | None = None,
+                 *, reaching_the_record: bool = True) -> Call | None:
+    """By a user of the reading's grid who writes in the grid of its record too (the record
+    may have followed its person to another grid since), or, ``reaching_the_record`` false,
+    who does not."""
+    if reading is None:
+        return None
+    grid = rows(w.session, Isolation, Isolation.id == reading.isolation_id)[0].area_code
+    users = [u for u, grids in WRITES.items() if reading.area_code in grids and (grid in grids) == reaching_the_record]
+    if not users:
+        return None
+    return Call(w.choice(users), "acknowledgeAlert",
                 {"readingId": gid(reading), "note": w.choice(["已电话询问，复测36.9", "已通知社区卫生服务中心"])},
-                (reading.area_code,), refused_with)
+                tuple(dict.fromkeys((reading.area_code, grid))), refused_with)
 
 
 def acknowledge_alert(w: World) -> Call | None:
     """An alert not acknowledged (of an active record or of one that has ended since)."""
-    reading = w.pick(TemperatureReading, UNACKNOWLEDGED)
-    return reading and _acknowledge(w, reading)
+    return _acknowledge(w, w.pick(TemperatureReading, UNACKNOWLEDGED))
 
 
 def acknowledge_an_alert_twice(w: World) -> Call | list[Call] | None:
@@ -1078,8 +1099,15 @@ def acknowledge_an_alert_twice(w: World) -> Call | list[Call] | None:
 
 
 def acknowledge_a_reading_without_alert(w: World) -> Call | None:
-    reading = w.pick(TemperatureReading, TemperatureReading.alert.is_(False))
-    return reading and _acknowledge(w, reading, BAD_INPUT)
+    return _acknowledge(w, w.pick(TemperatureReading, TemperatureReading.alert.is_(False)), BAD_INPUT)
+
+
+def acknowledge_an_alert_of_a_person_moved_away(w: World) -> Call | None:
+    """Taken before the record followed its person to a grid the user does not write in."""
+    moved_away = exists().where(Isolation.id == TemperatureReading.isolation_id,
+                                Isolation.area_code != TemperatureReading.area_code)
+    return _acknowledge(w, w.pick(TemperatureReading, UNACKNOWLEDGED, moved_away), OUT_OF_REACH,
+                        reaching_the_record=False)
 
 
 def record_delivery(w: World) -> Call | None:
@@ -1174,6 +1202,9 @@ REVISIT_MOVES = tuple(n for n in VISIT_MOVES if n not in ("campaign_households",
 #: A corrected person record moves the marks it counts in, never the people.
 PERSON_MARKS = tuple(n for n in SURVEY_COUNTERS if n.endswith(("_from_key_area", "_fevers", "_under_observation")))
 
+#: What an active isolation counts: moved with the person it follows.
+FOLLOWING_ISOLATION = ("isolated_home", "isolated_central", "isolation_alerts_open", "isolations_started")
+
 #: Every kind of step, by name.
 OPERATIONS: dict[str, Operation] = {
     "a day passes": Operation(a_day_passes, generic=False),
@@ -1188,7 +1219,7 @@ OPERATIONS: dict[str, Operation] = {
         "with an ID number taken": register_resident_with_a_taken_id_number,
         "with a bad check digit": register_resident_with_a_bad_check_digit}),
     "update resident": Operation(update_resident, ("floating_residents",)),
-    "move resident": Operation(move_resident, (*RESIDENTS, "residents_registered"), {
+    "move resident": Operation(move_resident, (*RESIDENTS, "residents_registered", *FOLLOWING_ISOLATION), {
         "out of the user's grids": lambda w: move_resident(w, out_of_reach=True)}),
     "remove resident": Operation(remove_resident, (*RESIDENTS, "residents_removed"), {
         "already removed": remove_a_removed_resident, "on a day to come": remove_resident_tomorrow}),
@@ -1246,6 +1277,8 @@ OPERATIONS: dict[str, Operation] = {
     "start central isolation": Operation(start_central_isolation, ("isolated_central", "isolations_started"), {
         "at a full site": start_at_a_full_site, "at a closed site": start_at_a_closed_site,
         "without a site": lambda w: refused(start_central_isolation(w), siteId=None)}),
+    "move isolated resident": Operation(move_isolated_resident,
+                                        (*RESIDENTS, "residents_registered", *FOLLOWING_ISOLATION)),
     "record reading": Operation(record_reading, ("isolation_readings",), {
         "outside the isolation": record_a_reading_outside_the_period,
         "temperature out of range": record_an_impossible_reading,
@@ -1255,6 +1288,7 @@ OPERATIONS: dict[str, Operation] = {
     "acknowledge alert": Operation(acknowledge_alert, ("isolation_alerts_open",), {
         "acknowledged already": acknowledge_an_alert_twice,
         "of a reading without alert": acknowledge_a_reading_without_alert,
+        "of a person moved out of the user's grids": acknowledge_an_alert_of_a_person_moved_away,
         "without a note": lambda w: refused(acknowledge_alert(w), note="")}),
     "record delivery": Operation(record_delivery, ("isolation_deliveries",), {
         "to an ended isolation": record_a_delivery_to_an_ended_isolation,
