@@ -144,29 +144,10 @@ SITES = register_listing(Listing("isolation_sites", IsolationSite, ORDER, under_
 
 # -- checks -------------------------------------------------------------------------------
 
-def _one_of(c: Checker, value, choices: type, name: str):
-    value = enum_value(value)
-    if value is None:
-        c.fail(name, "must not be empty")
-    elif value not in {e.value for e in choices}:
-        c.fail(name, f"must be one of {', '.join(e.value for e in choices)}")
-    return value
-
-
 def _temperature(c: Checker, value) -> float | None:
     if value is None or not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
         c.fail("celsius", f"must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE} °C, got {value}")
     return value
-
-
-def _moment(c: Checker, value: datetime | None, zone: str, name: str) -> datetime:
-    """A moment given by the client (now when left out; local time when it has no zone)."""
-    if value is None:
-        return utcnow()
-    at = value.replace(tzinfo=ZoneInfo(zone)) if value.tzinfo is None else value
-    if at > utcnow() + timedelta(minutes=5):
-        c.fail(name, "must not be in the future")
-    return at
 
 
 async def _active_of(w: UnitOfWork, resident_id: int) -> bool:
@@ -242,9 +223,9 @@ async def update_isolation_site(w: UnitOfWork, inp) -> IsolationSite:
 async def start_isolation(w: UnitOfWork, inp) -> Isolation:
     c = w.checker()
     resident_id = c.global_id(inp.resident_id, "Resident", "residentId")
-    kind = _one_of(c, inp.kind, IsolationKind, "kind")
-    reason = _one_of(c, inp.reason, IsolationReason, "reason")
-    seal = _one_of(c, inp.seal, DoorSeal, "seal")
+    kind = c.one_of(inp.kind, IsolationKind, "kind")
+    reason = c.one_of(inp.reason, IsolationReason, "reason")
+    seal = c.one_of(inp.seal, DoorSeal, "seal")
     site_id = c.global_id(inp.site_id, "IsolationSite", "siteId") if inp.site_id is not None else None
     if kind == IsolationKind.CENTRAL.value and inp.site_id is None:
         c.fail("siteId", "a central isolation names its site")
@@ -256,7 +237,7 @@ async def start_isolation(w: UnitOfWork, inp) -> Isolation:
     c.not_before(planned, starts, "plannedEnd", "start date")
     if (planned - starts).days > MAX_DAYS:
         c.fail("plannedEnd", f"at most {MAX_DAYS} days after the start")
-    sealed_at = _moment(c, inp.sealed_at, w.ctx.settings.timezone, "sealedAt") if seal != DoorSeal.NONE.value else None
+    sealed_at = c.moment(inp.sealed_at, w.ctx.settings.timezone, "sealedAt") if seal != DoorSeal.NONE.value else None
     c.done()
     resident = await w.load(Resident, resident_id, "residentId")
     w.require(resident.area_code, "isolation", "create", "residentId")
@@ -297,7 +278,7 @@ async def record_reading(w: UnitOfWork, inp) -> TemperatureReading:
     isolation_id = c.global_id(inp.isolation_id, "Isolation", "isolationId")
     celsius = _temperature(c, inp.celsius)
     symptoms = c.text(inp.symptoms, "symptoms", 200, required=False)
-    at = _moment(c, inp.at, w.ctx.settings.timezone, "at")
+    at = c.moment(inp.at, w.ctx.settings.timezone, "at")
     c.done()
     isolation = await _active_isolation(w, isolation_id, "isolationId")
     day, window = windows_of(w.ctx.settings).of(at)
@@ -357,7 +338,7 @@ async def record_delivery(w: UnitOfWork, inp) -> SupplyDelivery:
     c = w.checker()
     isolation_id = c.global_id(inp.isolation_id, "Isolation", "isolationId")
     items = c.text(inp.items, "items", 300, required=True)
-    at = _moment(c, inp.at, w.ctx.settings.timezone, "at")
+    at = c.moment(inp.at, w.ctx.settings.timezone, "at")
     c.done()
     isolation = await _active_isolation(w, isolation_id, "isolationId")
     day, _window = windows_of(w.ctx.settings).of(at)

@@ -29,7 +29,7 @@ Decisions the brief left open:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, not_, select
@@ -37,7 +37,6 @@ from strawberry import UNSET
 
 from authz.scope import prefix_condition
 from db.area import Area
-from db.base import utcnow
 from db.codes import validate_code
 from db.errors import InvalidField, NotFound
 from db.registry import Household, Resident, ResidentStatus
@@ -46,7 +45,7 @@ from db.survey import (MAX_KEY_AREA_LENGTH, MAX_KEY_AREAS, CampaignStatus, Conta
 from resolvers.listing import Listing, ListingQuery, reaching, register_listing
 from resolvers.registry.people import checked_new_resident, register_resident
 from resolvers.returnee import MAX_DAYS, MIN_DAYS, open_entry
-from resolvers.unit_of_work import Requires, UnitOfWork, command, enum_value, given, snapshot
+from resolvers.unit_of_work import Requires, UnitOfWork, command, given, snapshot
 from resolvers.validation import Checker
 
 ORDER = ("area_code", "id")
@@ -167,22 +166,6 @@ def _key_areas(c: Checker, value) -> str | None:
     return "\n".join(names)
 
 
-def _one_of(c: Checker, value, choices: type, name: str, *, required: bool = True):
-    value = enum_value(value)
-    if value in (None, UNSET):
-        if required and value is None:
-            c.fail(name, "must not be empty")
-        return value
-    if value not in {e.value for e in choices}:
-        c.fail(name, f"must be one of {', '.join(e.value for e in choices)}")
-    return value
-
-
-def _local(value: datetime, zone: str) -> datetime:
-    """A visit time as an aware datetime: one without a zone is the deployment's local time."""
-    return value.replace(tzinfo=ZoneInfo(zone)) if value.tzinfo is None else value
-
-
 def _in_campaign(campaign: SurveyCampaign, day: date, field: str) -> None:
     if campaign.status != OPEN:
         raise InvalidField("campaignId", "this campaign is closed")
@@ -214,7 +197,7 @@ def checked_answers(c: Checker, p, *, update: bool = False) -> dict:
         c.not_before(p.arrived_on, p.departed_on, "arrivedOn", "departure date")
     values = given(came_from=c.text(p.came_from, "cameFrom", 100, required=False),
                    departed_on=p.departed_on, arrived_on=p.arrived_on,
-                   transport=_one_of(c, p.transport, Transport, "transport", required=False),
+                   transport=c.one_of(p.transport, Transport, "transport", required=False),
                    transport_number=c.text(p.transport_number, "transportNumber", 20, required=False),
                    fever=c.required(p.fever, "fever") if update else bool(p.fever),
                    temperature=temperature,
@@ -368,12 +351,10 @@ async def record_household_visit(w: UnitOfWork, inp) -> RecordedVisit:
     c = w.checker()
     campaign_id = c.global_id(inp.campaign_id, "SurveyCampaign", "campaignId")
     household_id = c.global_id(inp.household_id, "Household", "householdId")
-    method = _one_of(c, inp.method, ContactMethod, "method")
-    outcome = _one_of(c, inp.outcome, VisitOutcome, "outcome")
+    method = c.one_of(inp.method, ContactMethod, "method")
+    outcome = c.one_of(inp.outcome, VisitOutcome, "outcome")
     zone = w.ctx.settings.timezone
-    visited_at = _local(inp.visited_at, zone) if inp.visited_at else utcnow()
-    if visited_at > utcnow() + timedelta(minutes=5):  # a device's clock a little ahead is not the future
-        c.fail("visitedAt", "must not be in the future")
+    visited_at = c.moment(inp.visited_at, zone, "visitedAt")
     people = _checked_people(c, inp.people, outcome)
     c.done()
     campaign = await w.load(SurveyCampaign, campaign_id, "campaignId")

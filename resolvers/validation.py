@@ -14,11 +14,14 @@ cross-check is what catches it.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from strawberry import UNSET
 
+from db.base import utcnow
 from db.errors import DomainError, InvalidField
 from db.validators import has_unstorable_chars, id_birth_date, id_gender, validate_national_id, validate_phone
 from resolvers.global_ids import decode_id
@@ -80,6 +83,27 @@ class Checker:
         elif has_unstorable_chars(text):  # NUL: PostgreSQL refused it (an internal error), SQLite stored it
             self.fail(name, "must not contain control characters")
         return text
+
+    def one_of(self, value, choices: type, name: str, *, required: bool = True):
+        """The stored value of an enum member (or its value) among ``choices``; UNSET passes."""
+        value = value.value if isinstance(value, enum.Enum) else value
+        if value in (None, UNSET):
+            if required and value is None:
+                self.fail(name, "must not be empty")
+            return value
+        if value not in {e.value for e in choices}:
+            self.fail(name, f"must be one of {', '.join(e.value for e in choices)}")
+        return value
+
+    def moment(self, value: datetime | None, zone: str, name: str) -> datetime:
+        """A moment the client reports (now when left out; a time without a zone is local to
+        ``zone``), not in the future: a device's clock a few minutes ahead is forgiven."""
+        if value is None:
+            return utcnow()
+        at = value.replace(tzinfo=ZoneInfo(zone)) if value.tzinfo is None else value
+        if at > utcnow() + timedelta(minutes=5):
+            self.fail(name, "must not be in the future")
+        return at
 
     def number(self, value, name: str, low: int, high: int, *, required: bool) -> int | None:
         if value is UNSET:
